@@ -33,4 +33,9 @@ export default [
       ],
     },
   },
+  {
+    // Project configs import the shared vitest config from the workspace root: tooling, not a lib import.
+    files: ['**/vitest.config.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
 ];

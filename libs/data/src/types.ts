@@ -38,6 +38,8 @@ export interface Dataset {
   images: Float32Array;
   items: DatasetItem[];
   summary: DatasetSummary;
+  /** What loading did with the on-disk cache: faces rendered now vs. found already rendered. */
+  cache: { folder: string; rendered: number; reused: number };
 }
 
 export interface LoadDatasetOptions {

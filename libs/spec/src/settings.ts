@@ -27,7 +27,7 @@ export interface DatasetSettings {
   size: number;
   /** Only images whose labels match every key (AND). Empty object: no filter. */
   where: LabelFilter;
-  /** Seed of the sampling (and of the cartoon generator). */
+  /** Seed of the subset choice (the cartoon faces themselves are a fixed sequence). */
   seed: number;
 }
 
