@@ -9,4 +9,6 @@ export type {
   StoreReader,
   StoreWriter,
 } from './types';
-// export { openStore } from './sqlite';  -- openStore(path: string, options?: { readonly?: boolean }): Promise<Store>
+export { EPOCH_SUMMARY_STEP } from './types';
+export { openStore, type OpenStoreOptions } from './sqlite';
+export { StoreMissingError, StoreVersionError } from './errors';

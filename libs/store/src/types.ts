@@ -34,14 +34,26 @@ export interface RunRecord {
   finishedAt: string | null;
   /** Last epoch whose metrics and grid were committed (0 = none). */
   epochsDone: number;
-  /** Metrics of the last committed epoch, by name. */
+  /** Epoch summary metrics (step = `EPOCH_SUMMARY_STEP`) of epoch `epochsDone`, by name. */
   lastMetrics: Record<string, number>;
   /** Dataset composition as the trainer saw it (counts per label value), once known. */
   datasetSummary: Record<string, unknown> | null;
 }
 
+/**
+ * The `step` of an epoch-level (summary) metric row. Row convention, which the trainer must follow:
+ * - epoch summary rows: `{ epoch, step: EPOCH_SUMMARY_STEP (-1), ... }`, written by `commitEpoch`; these are
+ *   what `RunRecord.lastMetrics` shows;
+ * - step rows: `{ epoch, step: globalStep (>= 0), ... }`, written by `logMetrics` (or with the epoch by `commitEpoch`).
+ * Epochs are numbered from 1. A row is identified by (run, epoch, step, name): writing it again replaces it.
+ * A value of NaN (a diverged loss) is kept and read back as NaN.
+ */
+export const EPOCH_SUMMARY_STEP = -1;
+
 export interface MetricRow {
+  /** 1-based epoch the row belongs to. */
   epoch: number;
+  /** `EPOCH_SUMMARY_STEP` (-1) for the epoch summary, else the global step (>= 0). */
   step: number;
   name: string;
   value: number;
@@ -64,15 +76,24 @@ export interface RunFilter {
 
 /** What the runner (the writing side) needs. */
 export interface StoreWriter {
-  /** Inserts the experiment, or returns the existing one with the same name and spec hash. */
+  /**
+   * Inserts the experiment, or updates the one with the same name to this spec (text, hash, file, description)
+   * and returns it: an edited spec keeps its experiment, so variants already trained stay done. Each run keeps
+   * its own fully resolved settings.
+   */
   upsertExperiment(e: { name: string; description: string; specText: string; specHash: string; specFile: string }): Promise<ExperimentRecord>;
   /** Inserts a queued run for the variant, or returns the existing run of that experiment and variant. */
   ensureRun(r: { experimentId: number; variantId: string; label: string; settings: Record<string, unknown> }): Promise<RunRecord>;
   startRun(runId: number, info: { backend: string; device: string }): Promise<void>;
   setDatasetSummary(runId: number, summary: Record<string, unknown>): Promise<void>;
-  /** Step-level metrics (between epochs); one transaction. */
+  /** Step-level metrics (step >= 0, between epochs); one transaction; rewriting a (epoch, step, name) row replaces it. */
   logMetrics(runId: number, rows: MetricRow[]): Promise<void>;
-  /** Everything an epoch produced, in one transaction: epoch metrics, the sample grid, the run's progress. */
+  /**
+   * Everything an epoch produced, in one transaction: epoch metrics, the sample grid, the run's progress
+   * (`epochsDone = epoch`). Every row must have `row.epoch === epoch`; summary rows use `EPOCH_SUMMARY_STEP`, step rows
+   * may ride along. Re-committing an epoch (a resumed run redoing it) replaces that epoch's summary rows and grid
+   * (a null grid removes the old one); a replaced grid gets a new id, so grid ids can be cached forever.
+   */
   commitEpoch(runId: number, epoch: number, rows: MetricRow[], gridPng: Buffer | null): Promise<void>;
   finishRun(runId: number, status: Exclude<RunStatus, 'queued' | 'running'>, error?: string): Promise<void>;
 }
@@ -81,9 +102,12 @@ export interface StoreWriter {
 export interface StoreReader {
   listExperiments(): Promise<ExperimentRecord[]>;
   getExperiment(id: number): Promise<ExperimentRecord | null>;
+  /** Ordered by experiment id, then run id. */
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
   getRun(id: number): Promise<RunRecord | null>;
+  /** Ordered by name, epoch, step; `names` restricts to those metrics. */
   getMetrics(runId: number, names?: string[]): Promise<MetricRow[]>;
+  /** Ordered by epoch. */
   listGrids(runId: number): Promise<GridRecord[]>;
   getGridPng(gridId: number): Promise<Buffer | null>;
 }
