@@ -1,0 +1,14 @@
+export type {
+  BackendName,
+  DatasetSettings,
+  EngineSettings,
+  LabelFilter,
+  ModelSettings,
+  Settings,
+  TrainSettings,
+} from './settings';
+export { DEFAULT_SETTINGS } from './settings';
+export { SpecError, type SpecIssue } from './errors';
+export { loadSpec, parseSpec, type LoadedSpec } from './parse';
+export { formatVariantTable, variantId, withBackend, type Variant } from './variants';
+export { SWEEPABLE_PATHS, specSchema, specSchemaPath } from './schema';
