@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ModelSettings } from '@facegan/spec';
+
+/**
+ * The seed DCGAN of Jeff Heaton's Keras faces notebook (t81_558 class_07_2_Keras_gan),
+ * layer for layer. `width` scales every filter count.
+ */
+
+export interface BuildOptions {
+  /** Seeds the kernel initializers (Glorot uniform, the tfjs default); unseeded when absent. */
+  seed?: number;
+}
+
+/** A filter count of the seed model scaled by `width`: rounded, at least 1. */
+export function scaledFilters(filters: number, width: number): number {
+  return Math.max(1, Math.round(filters * width));
+}
+
+export function assertResolution(resolution: number): void {
+  if (!Number.isInteger(resolution) || resolution < 32 || resolution % 32 !== 0) {
+    throw new Error(`model.resolution must be a multiple of 32 (32, 64, 96, ...), got ${resolution}`);
+  }
+}
+
+/** latent [latentDim] → image [R, R, 3] in [-1, 1]. */
+export function buildGenerator(m: ModelSettings, options: BuildOptions = {}): tf.LayersModel {
+  assertResolution(m.resolution);
+  const filters = (n: number) => scaledFilters(n, m.width);
+  const kernelInitializer = kernelInitializers(options.seed);
+  const generator = tf.sequential({ name: 'generator' });
+
+  generator.add(
+    tf.layers.dense({
+      inputShape: [m.latentDim],
+      units: 4 * 4 * filters(256),
+      activation: 'relu',
+      kernelInitializer: kernelInitializer(),
+    }),
+  );
+  generator.add(tf.layers.reshape({ targetShape: [4, 4, filters(256)] }));
+
+  const upsampleBlock = (outFilters: number, scale: number) => {
+    generator.add(tf.layers.upSampling2d({ size: [scale, scale] }));
+    generator.add(
+      tf.layers.conv2d({ filters: filters(outFilters), kernelSize: 3, padding: 'same', kernelInitializer: kernelInitializer() }),
+    );
+    generator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
+    generator.add(tf.layers.activation({ activation: 'relu' }));
+  };
+  upsampleBlock(256, 2); // 8 px
+  upsampleBlock(256, 2); // 16 px
+  upsampleBlock(128, 2); // 32 px
+  if (m.resolution > 32) upsampleBlock(128, m.resolution / 32);
+
+  generator.add(tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: kernelInitializer() }));
+  generator.add(tf.layers.activation({ activation: 'tanh' }));
+  return generator;
+}
+
+/** image [R, R, 3] → probability [1] that the image is real. */
+export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {}): tf.LayersModel {
+  assertResolution(m.resolution);
+  const filters = (n: number) => scaledFilters(n, m.width);
+  const kernelInitializer = kernelInitializers(options.seed);
+  const discriminator = tf.sequential({ name: 'discriminator' });
+
+  discriminator.add(
+    tf.layers.conv2d({
+      inputShape: [m.resolution, m.resolution, 3],
+      filters: filters(32),
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      kernelInitializer: kernelInitializer(),
+    }),
+  );
+  discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+  discriminator.add(tf.layers.dropout({ rate: m.dropout }));
+
+  const convBlock = (outFilters: number, strides: number, padBottomRight = false) => {
+    discriminator.add(
+      tf.layers.conv2d({
+        filters: filters(outFilters),
+        kernelSize: 3,
+        strides,
+        padding: 'same',
+        kernelInitializer: kernelInitializer(),
+      }),
+    );
+    if (padBottomRight) discriminator.add(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }));
+    discriminator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
+    discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+    discriminator.add(tf.layers.dropout({ rate: m.dropout }));
+  };
+  convBlock(64, 2, true);
+  convBlock(128, 2);
+  convBlock(256, 1);
+  convBlock(512, 1);
+
+  discriminator.add(tf.layers.flatten());
+  discriminator.add(tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: kernelInitializer() }));
+  return discriminator;
+}
+
+/** One initializer per layer: the same seed would give every same-shaped layer the same weights. */
+function kernelInitializers(seed: number | undefined): () => ReturnType<typeof tf.initializers.glorotUniform> | 'glorotUniform' {
+  let layer = 0;
+  return () => {
+    layer += 1;
+    return seed === undefined ? 'glorotUniform' : tf.initializers.glorotUniform({ seed: seed * 1000 + layer });
+  };
+}

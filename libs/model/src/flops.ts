@@ -1,0 +1,64 @@
+import type { ModelSettings } from '@facegan/spec';
+import { assertResolution, scaledFilters } from './dcgan';
+
+export interface ModelFlops {
+  /** One generator forward pass over `batch` latent vectors. */
+  generatorForward: number;
+  /** One discriminator forward pass over `batch` images. */
+  discriminatorForward: number;
+  /** One training step (a discriminator update then a generator update) on `batch` real images. */
+  trainStep: number;
+}
+
+/**
+ * Floating-point operations of the conv and dense layers (2 per multiply-add; BN, activations,
+ * upsampling, padding and the optimizer are left out: they are a few percent).
+ *
+ * With G and D the forward FLOPs per image, and a backward pass costing about 2× its forward
+ * (gradient with respect to the input + gradient with respect to the weights):
+ *   discriminator update = G forward on the fakes (1·G) + D forward and backward on real and fake (2 · 3·D)
+ *   generator update     = G forward and backward (3·G) + D forward and input-gradient only (2·D):
+ *                          D's weights are not in the generator's variable list, so tfjs skips their gradients
+ *   trainStep = batch · (4·G + 8·D)
+ */
+export function modelFlops(m: ModelSettings, batch: number): ModelFlops {
+  const generator = 2 * generatorMultiplyAdds(m);
+  const discriminator = 2 * discriminatorMultiplyAdds(m);
+  return {
+    generatorForward: batch * generator,
+    discriminatorForward: batch * discriminator,
+    trainStep: batch * (4 * generator + 8 * discriminator),
+  };
+}
+
+/** Multiply-adds of a 3×3 'same' convolution producing a size×size×outChannels map. */
+function conv3x3(size: number, inChannels: number, outChannels: number): number {
+  return size * size * 9 * inChannels * outChannels;
+}
+
+function generatorMultiplyAdds(m: ModelSettings): number {
+  assertResolution(m.resolution);
+  const f = (n: number) => scaledFilters(n, m.width);
+  let total = m.latentDim * 4 * 4 * f(256);
+  total += conv3x3(8, f(256), f(256));
+  total += conv3x3(16, f(256), f(256));
+  total += conv3x3(32, f(256), f(128));
+  if (m.resolution > 32) total += conv3x3(m.resolution, f(128), f(128));
+  total += conv3x3(m.resolution, f(128), 3);
+  return total;
+}
+
+function discriminatorMultiplyAdds(m: ModelSettings): number {
+  assertResolution(m.resolution);
+  const f = (n: number) => scaledFilters(n, m.width);
+  const half = m.resolution / 2;
+  const quarter = m.resolution / 4;
+  const eighth = Math.ceil((quarter + 1) / 2); // after ZeroPadding2D([[0,1],[0,1]]) and a stride-2 'same' conv
+  let total = conv3x3(half, 3, f(32));
+  total += conv3x3(quarter, f(32), f(64));
+  total += conv3x3(eighth, f(64), f(128));
+  total += conv3x3(eighth, f(128), f(256));
+  total += conv3x3(eighth, f(256), f(512));
+  total += eighth * eighth * f(512); // Dense(1)
+  return total;
+}

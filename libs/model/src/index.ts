@@ -1,0 +1,2 @@
+export { buildDiscriminator, buildGenerator, scaledFilters, type BuildOptions } from './dcgan';
+export { modelFlops, type ModelFlops } from './flops';
