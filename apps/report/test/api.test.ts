@@ -55,14 +55,80 @@ describe('report routes', () => {
     expect(response.json().map((e: { name: string }) => e.name)).toEqual([hostileName, 'other']);
   });
 
-  it('filters runs by experiment and status and rejects bad filters', async () => {
-    expect((await app.inject('/api/runs')).json()).toHaveLength(2);
+  it('answers a page of runs, filtered by experiment and status, and rejects bad filters', async () => {
+    const all = (await app.inject('/api/runs')).json();
+    expect(all).toMatchObject({ total: 2, offset: 0, limit: 50, groups: null });
+    expect(all.runs.map((r: { id: number }) => r.id)).toEqual([1, 2]);
     const byExperiment = (await app.inject('/api/runs?experimentId=2')).json();
-    expect(byExperiment.map((r: { id: number }) => r.id)).toEqual([2]);
+    expect(byExperiment.runs.map((r: { id: number }) => r.id)).toEqual([2]);
+    expect((await app.inject('/api/runs?experimentId=9')).json().total).toBe(0);
     const running = (await app.inject('/api/runs?status=running')).json();
-    expect(running.map((r: { id: number }) => r.id)).toEqual([1]);
+    expect(running.runs.map((r: { id: number }) => r.id)).toEqual([1]);
     expect((await app.inject('/api/runs?status=bogus')).statusCode).toBe(400);
     expect((await app.inject('/api/runs?experimentId=1%20OR%201=1')).statusCode).toBe(400);
+  });
+
+  it('turns the filter text, sort, group and page into a store query, resolving short field names', async () => {
+    const q = encodeURIComponent('male status=done dropout<0.5 g_loss>=1e-3 label~"lr 2"');
+    const response = await app.inject(`/api/runs?q=${q}&sort=g_loss&order=desc&group=model.dropout&offset=50&limit=25`);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ offset: 50, limit: 25 });
+    expect(store.queries.at(-1)).toEqual({
+      text: 'male',
+      where: [
+        { field: 'status', op: '=', value: 'done' },
+        { field: 'settings.model.dropout', op: '<', value: 0.5 },
+        { field: 'metrics.g_loss', op: '>=', value: 0.001 },
+        { field: 'label', op: '~', value: 'lr 2' },
+      ],
+      sort: { field: 'metrics.g_loss', descending: true },
+      groupBy: 'settings.model.dropout',
+      offset: 50,
+      limit: 25,
+    });
+    for (const bad of ['q=nosuchfield%3D1', 'sort=bogus', 'order=up', 'limit=100000', 'offset=-1', 'group=x']) {
+      const reply = await app.inject(`/api/runs?${bad}`);
+      expect(reply.statusCode, bad).toBe(400);
+      expect(reply.json().error, bad).toBeTruthy();
+    }
+  });
+
+  it('lists the fields the runs table can use, and one experiment with its spec', async () => {
+    const fields = (await app.inject('/api/fields')).json();
+    expect(fields.columns).toContain('status');
+    expect(fields.settings).toEqual([{ path: 'model.dropout', runs: 2, values: 2 }]);
+    expect(fields.metrics).toEqual(['g_loss']);
+    const experiment = (await app.inject('/api/experiments/1')).json();
+    expect(experiment).toMatchObject({ name: hostileName, description: '<b>bold</b>', specText: 'name: x' });
+    expect((await app.inject('/api/experiments/9')).statusCode).toBe(404);
+    expect((await app.inject('/api/experiments/x')).statusCode).toBe(400);
+  });
+
+  it('exports the metrics of one run or several as CSV and JSON downloads', async () => {
+    store.metrics.get(1)!.push({ epoch: 2, step: -1, name: 'g_loss', value: Number.NaN, time: 2 });
+    const csv = await app.inject('/api/export/metrics.csv?runs=1,2');
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.headers['content-disposition']).toBe('attachment; filename="facegan-runs-1-2-metrics.csv"');
+    expect(csv.body.split('\r\n')).toEqual([
+      'run_id,experiment,variant_id,label,epoch,step,name,value,time',
+      '1,"<img src=x onerror=""alert(1)"">",v1,<script>alert(1)</script>,1,-1,g_loss,1.5,1',
+      '1,"<img src=x onerror=""alert(1)"">",v1,<script>alert(1)</script>,1,-1,d_loss_real,0.7,1',
+      '1,"<img src=x onerror=""alert(1)"">",v1,<script>alert(1)</script>,1,10,g_loss,1.2,1',
+      '1,"<img src=x onerror=""alert(1)"">",v1,<script>alert(1)</script>,2,-1,g_loss,NaN,2',
+      '',
+    ]);
+    const json = await app.inject('/api/export/metrics.json?runs=1');
+    expect(json.headers['content-disposition']).toBe('attachment; filename="facegan-run-1-metrics.json"');
+    const body = json.json();
+    expect(body.runs).toHaveLength(1);
+    expect(body.runs[0]).toMatchObject({ id: 1, label: '<script>alert(1)</script>', settings: { epochs: 3 } });
+    expect(body.runs[0].metrics.at(-1)).toEqual({ epoch: 2, step: -1, name: 'g_loss', value: null, time: 2 });
+    expect((await app.inject('/api/export/metrics.csv?runs=1,7')).statusCode).toBe(404);
+    expect((await app.inject('/api/export/metrics.xml?runs=1')).statusCode).toBe(404);
+    for (const runs of ['', '1,x', '0', Array.from({ length: 101 }, (_, i) => i + 1).join(',')]) {
+      expect((await app.inject(`/api/export/metrics.csv?runs=${runs}`)).statusCode, runs).toBe(400);
+    }
   });
 
   it('answers one run, 404 for an unknown one and 400 for ids that are not plain positive integers', async () => {
@@ -139,7 +205,7 @@ describe('report routes', () => {
     const page = await app.inject('/');
     expect(page.body).toContain('The database has no runs');
     expect(page.body).toContain('/data/runs/facegan.db');
-    expect((await app.inject('/api/runs')).json()).toEqual([]);
+    expect((await app.inject('/api/runs')).json()).toMatchObject({ total: 0, runs: [] });
   });
 
   it('picks the database up once it appears', async () => {

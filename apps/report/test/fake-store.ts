@@ -1,4 +1,4 @@
-import type { ExperimentRecord, GridRecord, MetricRow, RunFilter, RunRecord, StoreReader } from '@facegan/store';
+import type { ExperimentRecord, GridRecord, MetricRow, RunFields, RunFilter, RunPage, RunQuery, RunRecord, StoreReader } from '@facegan/store';
 
 /** An in-memory StoreReader: the report's routes only ever see this interface. */
 export class FakeStore implements StoreReader {
@@ -6,6 +6,10 @@ export class FakeStore implements StoreReader {
   runs: RunRecord[] = [];
   metrics = new Map<number, MetricRow[]>();
   grids: (GridRecord & { png: Buffer })[] = [];
+  fields: RunFields = { settings: [{ path: 'model.dropout', runs: 2, values: 2 }], metrics: ['g_loss'], runs: 0 };
+  /** What the routes asked `queryRuns` for; the query language itself is tested against SQLite in libs/store. */
+  queries: RunQuery[] = [];
+  version = 1;
 
   addExperiment(fields: Partial<ExperimentRecord> = {}): ExperimentRecord {
     const id = this.experiments.length + 1;
@@ -76,6 +80,23 @@ export class FakeStore implements StoreReader {
   }
   async listGrids(runId: number) {
     return this.grids.filter((g) => g.runId === runId).map(({ png: _png, ...grid }) => grid);
+  }
+  /** Applies only `=` on status and experiment, and paging: enough to see the routes pass queries through. */
+  async queryRuns(query: RunQuery): Promise<RunPage> {
+    this.queries.push(query);
+    const matching = this.runs.filter((run) =>
+      (query.where ?? []).every(
+        (c) => c.op === '=' && ((c.field === 'status' && run.status === c.value) || (c.field === 'experiment' && run.experimentName === c.value)),
+      ),
+    );
+    const offset = query.offset ?? 0;
+    return { total: matching.length, runs: matching.slice(offset, offset + (query.limit ?? 50)), groups: null };
+  }
+  async listRunFields() {
+    return { ...this.fields, runs: this.runs.length };
+  }
+  async dataVersion() {
+    return String(this.version);
   }
   async getGridPng(gridId: number) {
     return this.grids.find((g) => g.id === gridId)?.png ?? null;

@@ -4,12 +4,17 @@ import { dirname } from 'node:path';
 import { StoreMissingError, StoreVersionError } from './errors';
 import { migrate, MIGRATIONS, MIN_READABLE_VERSION, schemaVersion } from './migrations';
 import { readPngSize } from './png';
+import { runQuerySql } from './run-query';
 import {
   EPOCH_SUMMARY_STEP,
   type ExperimentRecord,
   type GridRecord,
   type MetricRow,
+  type RunFields,
   type RunFilter,
+  type RunGroup,
+  type RunPage,
+  type RunQuery,
   type RunRecord,
   type RunStatus,
   type Store,
@@ -88,7 +93,28 @@ export const READ_QUERIES = {
       AND (@experimentId IS NULL OR r.experiment_id = @experimentId)
       AND (@status IS NULL OR r.status = @status)
     ORDER BY r.experiment_id, r.id`,
+  /** The runs of a page, by a JSON array of ids, in its order. */
+  runsByIds: `
+    SELECT r.*, e.name AS experiment_name
+    FROM json_each(@ids) j CROSS JOIN runs r JOIN experiments e ON e.id = r.experiment_id
+    WHERE r.id = j.value
+    ORDER BY j.key`,
+  /** The last epoch's summary of the runs of a page: one primary-key lookup per (run, metric name). */
+  lastMetricsOfRunIds: `
+    SELECT r.id AS run_id, n.name, m.value
+    FROM json_each(@ids) j CROSS JOIN runs r CROSS JOIN metric_names n CROSS JOIN metrics m
+    WHERE r.id = j.value AND m.run_id = r.id AND m.name_id = n.id AND m.epoch = r.epochs_done
+      AND m.step = ${EPOCH_SUMMARY_STEP}`,
+  /** Leaf setting paths: arrays count as one value, objects are looked into. */
+  settingPaths: `
+    SELECT t.fullkey AS key, count(*) AS runs, count(DISTINCT t.value) AS "values"
+    FROM runs r, json_tree(r.settings_json) t
+    WHERE t.type != 'object' AND t.fullkey NOT LIKE '%[%'
+    GROUP BY t.fullkey
+    ORDER BY t.fullkey`,
 } as const;
+
+type LastMetricRow = { run_id: number; name: string; value: number | null };
 
 interface ExperimentRow {
   id: number;
@@ -294,6 +320,51 @@ class SqliteStore implements Store {
     return png ?? null;
   }
 
+  async queryRuns(query: RunQuery): Promise<RunPage> {
+    const sql = runQuerySql(query);
+    // Ad-hoc SQL (its shape depends on the query), so prepared each time rather than cached.
+    const read = this.db.transaction(() => {
+      const total = this.db.prepare(sql.count).pluck().get(sql.params) as number;
+      const groupRows = sql.groups
+        ? (this.db.prepare(sql.groups).all(sql.params) as Array<{ value: string | number | null; count: number }>)
+        : null;
+      const ids = this.db.prepare(sql.page).pluck().all(sql.params) as number[];
+      const json = JSON.stringify(ids);
+      const runs = this.statement(READ_QUERIES.runsByIds).all({ ids: json }) as RunRow[];
+      const metrics = this.statement(READ_QUERIES.lastMetricsOfRunIds).all({ ids: json }) as LastMetricRow[];
+      return { total, groupRows, runs, metrics };
+    });
+    const { total, groupRows, runs, metrics } = read();
+    let start = 0;
+    const groups = groupRows?.map(({ value, count }): RunGroup => {
+      const group = { value, count, start };
+      start += count;
+      return group;
+    });
+    return { total, runs: toRunRecords(runs, metrics), groups: groups ?? null };
+  }
+
+  async listRunFields(): Promise<RunFields> {
+    const read = this.db.transaction(() => ({
+      paths: this.statement(READ_QUERIES.settingPaths).all() as Array<{ key: string; runs: number; values: number }>,
+      metrics: this.statement('SELECT name FROM metric_names ORDER BY name').pluck().all() as string[],
+      runs: this.statement('SELECT count(*) FROM runs').pluck().get() as number,
+    }));
+    const { paths, metrics, runs } = read();
+    const settings = paths
+      // Keys that JSON paths must quote (spaces, dots) cannot be named by a dotted path: left out.
+      .filter(({ key }) => /^\$(\.[A-Za-z0-9_-]+)+$/.test(key))
+      .map(({ key, ...counts }) => ({ path: key.slice(2), ...counts }));
+    return { settings, metrics, runs };
+  }
+
+  async dataVersion(): Promise<string> {
+    // data_version moves when another connection commits, total_changes when this one writes.
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    const ownChanges = this.statement('SELECT total_changes()').pluck().get() as number;
+    return `${version}.${ownChanges}`;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -301,22 +372,12 @@ class SqliteStore implements Store {
   private selectRuns(selection: RunSelection): RunRecord[] {
     const read = this.db.transaction(() => {
       const runs = this.statement(READ_QUERIES.runs).all(selection) as RunRow[];
-      const metrics = this.statement(READ_QUERIES.lastMetricsOfRuns).all(selection) as Array<{
-        run_id: number;
-        name: string;
-        value: number | null;
-      }>;
+      const metrics = this.statement(READ_QUERIES.lastMetricsOfRuns).all(selection) as LastMetricRow[];
       return { runs, metrics };
     });
     // One read transaction, so the runs and their last metrics come from the same snapshot.
     const { runs, metrics } = read();
-    const lastMetricsByRun = new Map<number, Record<string, number>>();
-    for (const { run_id, name, value } of metrics) {
-      let lastMetrics = lastMetricsByRun.get(run_id);
-      if (!lastMetrics) lastMetricsByRun.set(run_id, (lastMetrics = {}));
-      lastMetrics[name] = value ?? Number.NaN;
-    }
-    return runs.map((row) => toRunRecord(row, lastMetricsByRun.get(row.id) ?? {}));
+    return toRunRecords(runs, metrics);
   }
 
   private insertMetrics(runId: number, rows: MetricRow[]): void {
@@ -386,6 +447,16 @@ function toExperimentRecord(row: ExperimentRow): ExperimentRecord {
     specFile: row.spec_file,
     createdAt: row.created_at,
   };
+}
+
+function toRunRecords(runs: RunRow[], metrics: LastMetricRow[]): RunRecord[] {
+  const lastMetricsByRun = new Map<number, Record<string, number>>();
+  for (const { run_id, name, value } of metrics) {
+    let lastMetrics = lastMetricsByRun.get(run_id);
+    if (!lastMetrics) lastMetricsByRun.set(run_id, (lastMetrics = {}));
+    lastMetrics[name] = value ?? Number.NaN;
+  }
+  return runs.map((row) => toRunRecord(row, lastMetricsByRun.get(row.id) ?? {}));
 }
 
 function toRunRecord(row: RunRow, lastMetrics: Record<string, number>): RunRecord {

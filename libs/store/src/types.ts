@@ -74,6 +74,85 @@ export interface RunFilter {
   status?: RunStatus;
 }
 
+/** The run's own fields that `RunQuery` can filter, sort and group by (besides settings and final metrics). */
+export const RUN_COLUMNS = [
+  'id',
+  'experiment',
+  'label',
+  'variant',
+  'status',
+  'backend',
+  'device',
+  'epochs',
+  'created',
+  'started',
+  'finished',
+] as const;
+export type RunColumn = (typeof RUN_COLUMNS)[number];
+
+/**
+ * A field of the runs table, by name: one of `RUN_COLUMNS`; `settings.` and a dotted path into the resolved settings
+ * (`settings.model.dropout`); or `metrics.` and a metric name, meaning its final value, the summary of the last
+ * committed epoch (`metrics.g_loss`).
+ */
+export type RunField = RunColumn | `settings.${string}` | `metrics.${string}`;
+
+export type RunConditionOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | '~';
+
+/**
+ * `=` matches a setting by its value (`male`, `0.25`) or its JSON text (`{"gender":"male"}`, `true`); `!=` is its
+ * negation and also keeps runs without the field; `<`, `<=`, `>`, `>=` compare numbers numerically (text as text) and
+ * skip runs without the field; `~` is a case-insensitive substring of the value's text.
+ */
+export interface RunCondition {
+  field: RunField;
+  op: RunConditionOp;
+  value: string | number;
+}
+
+/** What the runs table shows: one page of the filtered, sorted runs. */
+export interface RunQuery {
+  /** Words that must each appear in the experiment name, label, variant id, status, backend or device (any case). */
+  text?: string;
+  /** Conditions that must all hold. */
+  where?: RunCondition[];
+  /** Default: by experiment, then run id. Runs without a value (NULL, NaN) come last either way; ties go by run id. */
+  sort?: { field: RunField; descending?: boolean };
+  /** Orders the runs by this field first (ascending, blanks last) and has `RunPage.groups` count every group. */
+  groupBy?: RunField;
+  offset?: number;
+  /** Default 50, at most `MAX_RUN_PAGE`. */
+  limit?: number;
+}
+
+export const MAX_RUN_PAGE = 1000;
+
+export interface RunGroup {
+  /** The field's value (a setting that is an object or array comes as its JSON text); null: runs without it. */
+  value: string | number | null;
+  count: number;
+  /** Position of the group's first run among all the filtered runs in their order. */
+  start: number;
+}
+
+export interface RunPage {
+  /** How many runs pass the filters (all pages). */
+  total: number;
+  runs: RunRecord[];
+  /** Every group of the filtered runs in order, when the query groups; else null. */
+  groups: RunGroup[] | null;
+}
+
+/** What the runs can be filtered, sorted and grouped by. */
+export interface RunFields {
+  /** Every leaf setting path (dotted, without `settings.`), how many runs have it and how many distinct values it takes. */
+  settings: { path: string; runs: number; values: number }[];
+  /** Every metric name logged so far. */
+  metrics: string[];
+  /** How many runs there are. */
+  runs: number;
+}
+
 /** What the runner (the writing side) needs. */
 export interface StoreWriter {
   /**
@@ -110,6 +189,11 @@ export interface StoreReader {
   /** Ordered by epoch. */
   listGrids(runId: number): Promise<GridRecord[]>;
   getGridPng(gridId: number): Promise<Buffer | null>;
+  /** One page of runs, filtered, sorted and grouped by any run field, setting or final metric. Throws RangeError for a malformed field. */
+  queryRuns(query: RunQuery): Promise<RunPage>;
+  listRunFields(): Promise<RunFields>;
+  /** A cheap token that changes whenever anything is committed to the store: readers poll it to follow a sweep live. */
+  dataVersion(): Promise<string>;
 }
 
 export interface Store extends StoreWriter, StoreReader {

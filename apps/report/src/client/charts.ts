@@ -1,11 +1,13 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom';
-import type { Columns } from './series';
+import { smooth, type Columns } from './series';
 
 export interface SeriesStyle {
   label: string;
   color: string;
+  /** Line width in pixels, default 2. */
+  width?: number;
 }
 
 export interface ChartSpec {
@@ -15,6 +17,35 @@ export interface ChartSpec {
 }
 
 export const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
+
+/** A distinct colour per run, however many runs are compared. */
+export function runColor(index: number): string {
+  if (index < palette.length) return palette[index];
+  const hue = Math.round((index * 137.508) % 360); // golden angle: neighbours stay far apart
+  return `hsl(${hue} 65% 45%)`;
+}
+
+/**
+ * With smoothing, each series is drawn twice: raw, thin and faint, and smoothed on top in its colour. Raw data is
+ * always on the chart.
+ */
+export function withSmoothing(spec: ChartSpec, columns: Columns, weight: number): { spec: ChartSpec; columns: Columns } {
+  if (weight <= 0) return { spec, columns };
+  return {
+    spec: {
+      ...spec,
+      series: spec.series.flatMap((style) => [
+        { label: `${style.label} (raw)`, color: fade(style.color), width: 1 },
+        { ...style, label: `${style.label} (smoothed)` },
+      ]),
+    },
+    columns: { x: columns.x, ys: columns.ys.flatMap((ys) => [ys, smooth(ys, weight)]) },
+  };
+}
+
+function fade(color: string): string {
+  return color.startsWith('#') ? `${color}55` : color.replace(')', ' / 0.35)');
+}
 
 const chartHeight = 240;
 // Epochs and steps are whole numbers: no 1.5 ticks on the x axis.
@@ -44,7 +75,7 @@ export class LineChart {
         ...spec.series.map((style) => ({
           label: style.label,
           stroke: style.color,
-          width: 2,
+          width: style.width ?? 2,
           spanGaps: true,
           points: { show: columns.x.length <= 60, size: 5 },
         })),

@@ -1,9 +1,12 @@
-import { api, isLive, type GridInfo, type MetricRow, type RunRecord } from './api';
-import { LineChart, palette } from './charts';
+import { api, exportUrl, isLive, type GridInfo, type MetricRow, type RunRecord } from './api';
+import { LineChart, runColor, withSmoothing } from './charts';
 import { h } from './dom';
 import { EpochPlayer } from './epoch-player';
-import { pollWhile } from './poll';
+import { formatNumber } from './format';
+import { liveLoader } from './live';
 import { compareColumns } from './series';
+import { countSameSettings, differingSettings } from './settings';
+import { smoothingControl, smoothingWeight } from './smoothing';
 import { errorBox, liveNote, statusBadge, type View } from './view';
 
 const comparedMetrics = [
@@ -13,6 +16,7 @@ const comparedMetrics = [
   ['d_acc_real', 'D accuracy real'],
   ['d_acc_fake', 'D accuracy fake'],
 ] as const;
+const maxRuns = 100;
 
 interface Compared {
   run: RunRecord;
@@ -25,19 +29,98 @@ async function loadRun(id: number): Promise<Compared> {
   return { run, rows, grids: new Map(grids.map((grid) => [grid.epoch, grid])) };
 }
 
-/** Curves of the selected runs overlaid, and their sample grids side by side on one epoch slider. */
+function runName(run: RunRecord): string {
+  return `#${run.id} ${run.label || run.variantId}`;
+}
+
+function swatch(index: number): HTMLElement {
+  return h('span', { class: 'swatch', style: `background:${runColor(index)}` });
+}
+
+/** Final metrics, the known ones first, then any other (e.g. quality scores) that some run has. */
+function finalMetricNames(compared: Compared[]): string[] {
+  const known: string[] = comparedMetrics.map(([name]) => name);
+  const present = new Set(compared.flatMap(({ run }) => Object.keys(run.lastMetrics)));
+  return [...known.filter((name) => present.has(name)), ...[...present].filter((name) => !known.includes(name)).sort()];
+}
+
+/** One horizontal bar per run, scaled to the largest magnitude among them. */
+function metricBars(name: string, compared: Compared[]): HTMLElement {
+  const values = compared.map(({ run }) => run.lastMetrics[name]);
+  const finite = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const scale = Math.max(...finite.map(Math.abs), Number.MIN_VALUE);
+  return h(
+    'figure',
+    { class: 'bars', 'data-metric': name },
+    h('figcaption', {}, name),
+    ...compared.map(({ run }, i) => {
+      const value = values[i];
+      const width = value !== undefined && Number.isFinite(value) ? (Math.abs(value) / scale) * 100 : 0;
+      return h(
+        'div',
+        { class: 'bar-row', title: runName(run) },
+        h('span', { class: 'bar-label' }, `#${run.id}`),
+        h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: `width:${width}%;background:${runColor(i)}` })),
+        h('span', { class: 'bar-value' }, formatNumber(value)),
+      );
+    }),
+  );
+}
+
+function settingsTable(compared: Compared[]): HTMLElement {
+  const settings = compared.map(({ run }) => run.settings);
+  const differing = differingSettings(settings);
+  const same = countSameSettings(settings, differing);
+  const table = h(
+    'table',
+    { class: 'diff-table' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'setting'), ...compared.map(({ run }, i) => h('th', {}, swatch(i), `#${run.id}`)))),
+    h(
+      'tbody',
+      {},
+      ...differing.map(({ path, values }) => h('tr', {}, h('th', {}, path), ...values.map((value) => h('td', {}, value)))),
+    ),
+  );
+  return h(
+    'div',
+    {},
+    differing.length ? h('div', { class: 'table-wrap diff-wrap' }, table) : h('p', { class: 'muted' }, 'The runs have the same settings.'),
+    h('p', { class: 'muted' }, `${same} setting${same === 1 ? '' : 's'} the same in every run, not shown.`),
+  );
+}
+
+/** 2..N runs: settings that differ, curves overlaid, final metrics as bars, sample grids on one epoch slider. */
 export function mountCompareView(root: HTMLElement, runIds: number[]): View {
   const charts = new Map<string, LineChart>();
   const head = h('div', { class: 'page-head' });
   const status = h('div');
+  const settingsCard = h('section', { class: 'card' }, h('h2', {}, 'Settings that differ'));
+  const barsArea = h('div', { class: 'bars-grid' });
   const chartArea = h('div', { class: 'charts' });
   const gridRow = h('div', { class: 'grid-row' });
   let compared: Compared[] = [];
   const player = new EpochPlayer((epoch) => renderGrids(epoch));
+  const curves = h(
+    'section',
+    { class: 'card' },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h2', {}, 'Training curves'),
+      smoothingControl(() => {
+        for (const chart of charts.values()) chart.destroy();
+        charts.clear();
+        renderCharts();
+      }),
+    ),
+    chartArea,
+  );
   root.append(
     status,
     head,
-    h('section', { class: 'card' }, h('h2', {}, 'Training curves'), chartArea),
+    settingsCard,
+    h('section', { class: 'card' }, h('h2', {}, 'Final metrics'), barsArea),
+    curves,
     h('section', { class: 'card samples' }, h('h2', {}, 'Samples'), player.element, gridRow),
   );
 
@@ -51,13 +134,24 @@ export function mountCompareView(root: HTMLElement, runIds: number[]): View {
           grid
             ? h('img', { class: 'sample-grid', src: grid.url, alt: `run ${run.id}, epoch ${epoch}`, 'data-epoch': epoch })
             : h('div', { class: 'no-grid' }, `no grid for epoch ${epoch}`),
-          h('figcaption', {}, h('span', { class: 'swatch', style: `background:${palette[i % palette.length]}` }), `#${run.id} ${run.label || run.variantId}`),
+          h(
+            'figcaption',
+            {},
+            swatch(i),
+            runName(run),
+            grid ? h('a', { class: 'download', href: grid.url, download: `facegan-run-${run.id}-epoch-${epoch}.png` }, ' PNG') : '',
+          ),
         );
       }),
     );
   }
 
-  function render() {
+  function renderHead() {
+    const ids = compared.map(({ run }) => run.id);
+    const copy = h('button', { type: 'button', class: 'copy-link' }, 'Copy link');
+    copy.addEventListener('click', () => {
+      void navigator.clipboard?.writeText(location.href).then(() => (copy.textContent = 'Link copied'));
+    });
     head.replaceChildren(
       h(
         'div',
@@ -71,54 +165,72 @@ export function mountCompareView(root: HTMLElement, runIds: number[]): View {
             h(
               'li',
               {},
-              h('span', { class: 'swatch', style: `background:${palette[i % palette.length]}` }),
-              h('a', { href: `#/runs/${run.id}` }, `#${run.id} ${run.label || run.variantId}`),
+              swatch(i),
+              h('a', { href: `#/runs/${run.id}` }, runName(run)),
               h('span', { class: 'muted' }, ` ${run.experimentName} `),
               statusBadge(run.status),
             ),
           ),
         ),
       ),
+      h(
+        'div',
+        { class: 'exports' },
+        copy,
+        ' Metrics: ',
+        h('a', { href: exportUrl(ids, 'csv'), download: '' }, 'CSV'),
+        ' · ',
+        h('a', { href: exportUrl(ids, 'json'), download: '' }, 'JSON'),
+      ),
     );
+  }
+
+  function renderCharts() {
     const rowsPerRun = compared.map((c) => c.rows);
+    const weight = smoothingWeight();
     for (const [name, title] of comparedMetrics) {
-      const columns = compareColumns(rowsPerRun, name);
+      const series = compared.map(({ run }, i) => ({ label: `#${run.id}`, color: runColor(i) }));
+      const { spec, columns } = withSmoothing({ title, xLabel: 'epoch', series }, compareColumns(rowsPerRun, name), weight);
       const chart = charts.get(name);
       if (chart) chart.update(columns);
-      else {
-        const series = compared.map(({ run }, i) => ({ label: `#${run.id}`, color: palette[i % palette.length] }));
-        charts.set(name, new LineChart(chartArea, { title, xLabel: 'epoch', series }, columns));
-      }
+      else charts.set(name, new LineChart(chartArea, spec, columns));
     }
+  }
+
+  function render() {
+    renderHead();
+    settingsCard.replaceChildren(h('h2', {}, 'Settings that differ'), settingsTable(compared));
+    const names = finalMetricNames(compared);
+    barsArea.replaceChildren(...(names.length ? names.map((name) => metricBars(name, compared)) : [h('p', { class: 'muted' }, 'No metrics yet.')]));
+    renderCharts();
     const epochs = new Set(compared.flatMap((c) => [...c.grids.keys()]));
     player.setEpochs([...epochs]);
+    renderGrids(player.epoch);
     if (!epochs.size) gridRow.replaceChildren(h('p', { class: 'muted' }, 'No sample grids yet.'));
   }
 
-  async function load(): Promise<boolean> {
+  async function load(): Promise<void> {
     const next = await Promise.all(runIds.map(loadRun));
-    if (disposed) return false;
+    if (disposed) return;
     compared = next;
     render();
-    renderGrids(player.epoch);
-    return compared.some(({ run }) => isLive(run));
+    status.replaceChildren();
   }
 
   let disposed = false;
-  let stopPolling = () => {};
-  if (!runIds.length) status.replaceChildren(errorBox('Pick runs to compare in the runs table.'));
-  else
-    load().then(
-      (live) => {
-        if (live && !disposed) stopPolling = pollWhile(load);
-      },
-      (error) => status.replaceChildren(errorBox(error)),
-    );
+  let stop = () => {};
+  if (runIds.length < 2) status.replaceChildren(errorBox('Pick at least two runs to compare in the runs table.'));
+  else if (runIds.length > maxRuns) status.replaceChildren(errorBox(`Compare at most ${maxRuns} runs at once.`));
+  else {
+    const loader = liveLoader(load, (error) => status.replaceChildren(errorBox(error)));
+    stop = loader.stop;
+    loader.refresh();
+  }
 
   return {
     dispose() {
       disposed = true;
-      stopPolling();
+      stop();
       player.destroy();
       for (const chart of charts.values()) chart.destroy();
     },

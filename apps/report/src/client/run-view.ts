@@ -1,10 +1,12 @@
-import { api, isLive, type ExperimentRecord, type GridInfo, type MetricRow, type RunRecord } from './api';
-import { LineChart, palette, type ChartSpec } from './charts';
+import { api, exportUrl, isLive, type ExperimentRecord, type GridInfo, type MetricRow, type RunRecord } from './api';
+import { LineChart, palette, withSmoothing, type ChartSpec } from './charts';
 import { clear, h } from './dom';
 import { EpochPlayer } from './epoch-player';
 import { formatDuration, formatNumber, formatTime } from './format';
-import { pollWhile } from './poll';
-import { epochColumns, hasStepRows, stepColumns } from './series';
+import { liveLoader } from './live';
+import { epochColumns, epochStep, hasStepRows, stepColumns, type Columns } from './series';
+import { flattenSettings } from './settings';
+import { smoothingControl, smoothingWeight } from './smoothing';
 import { errorBox, liveNote, statusBadge, type View } from './view';
 
 /** Enough for a chart's width in pixels; a long run's step rows are thinned by the server to this. */
@@ -20,11 +22,14 @@ const accuracySeries = [
   { label: 'D acc real', color: palette[0] },
   { label: 'D acc fake', color: palette[1] },
 ];
+const maxSkippedListed = 20;
 
 interface ChartDef {
   spec: ChartSpec;
-  columns(rows: MetricRow[]): ReturnType<typeof epochColumns>;
+  columns(rows: MetricRow[]): Columns;
   shown(rows: MetricRow[]): boolean;
+  /** Throughput is a measurement, not a noisy training signal: never smoothed. */
+  raw?: boolean;
 }
 
 const chartDefs: ChartDef[] = [
@@ -52,6 +57,7 @@ const chartDefs: ChartDef[] = [
     spec: { title: 'Throughput (images/s) per epoch', xLabel: 'epoch', series: [{ label: 'img/s', color: palette[3] }] },
     columns: (rows) => epochColumns(rows, ['img_per_s']),
     shown: (rows) => rows.some((row) => row.name === 'img_per_s'),
+    raw: true,
   },
 ];
 
@@ -60,26 +66,75 @@ function definitionList(entries: [string, Node | string][]): HTMLElement {
 }
 
 function datasetSection(summary: Record<string, unknown>): HTMLElement {
-  const { counts, ...rest } = summary;
-  const section = h('section', { class: 'card' }, h('h2', {}, 'Dataset'));
+  const { counts, skipped, ...rest } = summary;
+  const section = h('section', { class: 'card dataset' }, h('h2', {}, 'Dataset'));
   section.append(
-    definitionList(
-      Object.entries(rest).map(([key, value]) => [key, typeof value === 'object' ? JSON.stringify(value) : String(value)]),
-    ),
+    definitionList(Object.entries(rest).map(([key, value]) => [key, typeof value === 'object' ? JSON.stringify(value) : String(value)])),
   );
   if (counts && typeof counts === 'object') {
-    const table = h('table', { class: 'counts' }, h('thead', {}, h('tr', {}, h('th', {}, 'label'), h('th', {}, 'counts'))));
     const body = h('tbody');
     for (const [label, values] of Object.entries(counts as Record<string, Record<string, number>>)) {
-      const text = Object.entries(values)
-        .map(([value, count]) => `${value}: ${count}`)
-        .join(', ');
-      body.append(h('tr', {}, h('td', {}, label), h('td', {}, text)));
+      const total = Object.values(values).reduce((sum, n) => sum + n, 0) || 1;
+      body.append(
+        h(
+          'tr',
+          {},
+          h('th', {}, label),
+          h(
+            'td',
+            {},
+            ...Object.entries(values).map(([value, count]) =>
+              h(
+                'span',
+                { class: 'count-chip', title: `${Math.round((count / total) * 100)}%` },
+                h('span', { class: 'count-bar', style: `width:${(count / total) * 100}%` }),
+                `${value} `,
+                h('strong', {}, String(count)),
+              ),
+            ),
+          ),
+        ),
+      );
     }
-    table.append(body);
-    section.append(table);
+    section.append(h('h3', {}, 'Images per label'), h('table', { class: 'counts' }, body));
+  }
+  if (skipped !== undefined) section.append(skippedList(skipped));
+  return section;
+}
+
+/** Files the dataset loader skipped: a count, or a list of names or {file, reason} entries. */
+function skippedList(skipped: unknown): HTMLElement {
+  const list = Array.isArray(skipped) ? skipped : [];
+  const count = Array.isArray(skipped) ? skipped.length : Number(skipped) || 0;
+  const section = h('div', { class: 'skipped' }, h('h3', {}, `Skipped files: ${count}`));
+  if (list.length) {
+    section.append(
+      h('ul', {}, ...list.slice(0, maxSkippedListed).map((entry) => h('li', {}, typeof entry === 'string' ? entry : JSON.stringify(entry)))),
+    );
+    if (list.length > maxSkippedListed) section.append(h('p', { class: 'muted' }, `and ${list.length - maxSkippedListed} more`));
   }
   return section;
+}
+
+function settingsSection(settings: Record<string, unknown>): HTMLElement {
+  const rows = [...flattenSettings(settings)].map(([path, value]) => h('tr', {}, h('th', {}, path), h('td', {}, value)));
+  return h('section', { class: 'card' }, h('h2', {}, 'Resolved settings'), h('table', { class: 'settings-table' }, h('tbody', {}, ...rows)));
+}
+
+function timings(run: RunRecord, rows: MetricRow[]): [string, string][] {
+  const epochRows = (name: string) => rows.filter((row) => row.step === epochStep && row.name === name && Number.isFinite(row.value));
+  const trainSeconds = epochRows('epoch_seconds').reduce((sum, row) => sum + row.value, 0);
+  const speeds = epochRows('img_per_s').map((row) => row.value);
+  const epochs = (run.settings.train as { epochs?: number } | undefined)?.epochs;
+  return [
+    ['Epochs done', epochs ? `${run.epochsDone} of ${epochs}` : String(run.epochsDone)],
+    ['Started', formatTime(run.startedAt)],
+    ['Finished', formatTime(run.finishedAt)],
+    ['Wall time', formatDuration(run.startedAt, run.finishedAt)],
+    ['Training time (sum of epochs)', trainSeconds ? `${formatNumber(trainSeconds)} s` : '—'],
+    ['Last epoch', `${formatNumber(run.lastMetrics.epoch_seconds)} s`],
+    ['Throughput, last / mean', speeds.length ? `${formatNumber(speeds.at(-1))} / ${formatNumber(speeds.reduce((a, b) => a + b) / speeds.length)} img/s` : '—'],
+  ];
 }
 
 export function mountRunView(root: HTMLElement, runId: number): View {
@@ -88,15 +143,20 @@ export function mountRunView(root: HTMLElement, runId: number): View {
   const facts = h('section', { class: 'card' });
   const chartArea = h('div', { class: 'charts' });
   const gridImage = h('img', { class: 'sample-grid', alt: 'sample grid' });
-  const gridCaption = h('figcaption', { class: 'muted' });
+  const gridCaption = h('span', { class: 'muted' });
+  const gridDownload = h('a', { class: 'download', hidden: true }, 'Download PNG');
   const grids = new Map<number, GridInfo>();
+  let rows: MetricRow[] = [];
   const player = new EpochPlayer((epoch) => {
     const grid = grids.get(epoch);
     gridImage.hidden = !grid;
+    gridDownload.hidden = !grid;
     if (grid) {
       gridImage.src = grid.url;
       gridImage.dataset.epoch = String(epoch);
       gridImage.alt = `sample grid, epoch ${epoch}`;
+      gridDownload.href = grid.url;
+      gridDownload.setAttribute('download', `facegan-run-${runId}-epoch-${epoch}.png`);
     }
     gridCaption.textContent = grid ? `epoch ${epoch} · ${grid.width}×${grid.height}px` : `no grid for epoch ${epoch}`;
   });
@@ -105,13 +165,28 @@ export function mountRunView(root: HTMLElement, runId: number): View {
     { class: 'card samples' },
     h('h2', {}, 'Samples'),
     player.element,
-    h('figure', { class: 'grid-figure' }, gridImage, gridCaption),
+    h('figure', { class: 'grid-figure' }, gridImage, h('figcaption', {}, gridCaption, ' ', gridDownload)),
   );
   const details = h('div', { class: 'details' });
   const status = h('div');
-  root.append(status, head, facts, h('section', { class: 'card' }, h('h2', {}, 'Training curves'), chartArea), samples, details);
+  const curves = h(
+    'section',
+    { class: 'card' },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h2', {}, 'Training curves'),
+      smoothingControl(() => {
+        for (const chart of charts.values()) chart.destroy();
+        charts.clear();
+        renderCharts();
+      }),
+    ),
+    chartArea,
+  );
+  root.append(status, head, facts, curves, samples, details);
 
-  function renderRun(run: RunRecord, experiment: ExperimentRecord | undefined) {
+  function renderRun(run: RunRecord, experiment: ExperimentRecord) {
     document.title = `#${run.id} ${run.label || run.variantId} · facegan report`;
     head.replaceChildren(
       h(
@@ -120,36 +195,49 @@ export function mountRunView(root: HTMLElement, runId: number): View {
         h('nav', { class: 'crumbs' }, h('a', { href: '#/runs' }, 'Runs'), ' / ', run.experimentName, ' / ', `run #${run.id}`),
         h('h1', {}, run.label || run.variantId, ' ', statusBadge(run.status), isLive(run) ? liveNote() : ''),
       ),
+      h(
+        'div',
+        { class: 'exports' },
+        'Metrics: ',
+        h('a', { href: exportUrl([run.id], 'csv'), download: '' }, 'CSV'),
+        ' · ',
+        h('a', { href: exportUrl([run.id], 'json'), download: '' }, 'JSON'),
+      ),
     );
-    const metric = (name: string) => formatNumber(run.lastMetrics[name]);
     clear(facts);
     if (run.error) facts.append(h('div', { class: 'error-box' }, run.error));
     facts.append(
       definitionList([
         ['Experiment', run.experimentName],
-        ['Description', experiment?.description || '—'],
+        ['Description', experiment.description || '—'],
         ['Variant id', run.variantId],
         ['Backend', run.backend ?? '—'],
         ['Device', run.device ?? '—'],
-        ['Epochs done', String(run.epochsDone)],
         ['Created', formatTime(run.createdAt)],
-        ['Started', formatTime(run.startedAt)],
-        ['Finished', formatTime(run.finishedAt)],
-        ['Duration', formatDuration(run.startedAt, run.finishedAt)],
-        ['Last epoch', `${metric('epoch_seconds')} s`],
-        ['Throughput', `${metric('img_per_s')} img/s`],
+        ...timings(run, rows),
       ]),
     );
     clear(details);
     if (run.datasetSummary) details.append(datasetSection(run.datasetSummary));
-    details.append(h('section', { class: 'card' }, h('h2', {}, 'Settings'), h('pre', { class: 'json' }, JSON.stringify(run.settings, null, 2))));
+    details.append(settingsSection(run.settings));
+    details.append(
+      h(
+        'section',
+        { class: 'card spec' },
+        h('h2', {}, 'Spec'),
+        h('p', { class: 'muted' }, experiment.specFile),
+        h('pre', { class: 'spec-text' }, experiment.specText),
+      ),
+    );
   }
 
-  function renderCharts(rows: MetricRow[]) {
+  function renderCharts() {
+    const weight = smoothingWeight();
     for (const def of chartDefs) {
+      const { spec, columns } = withSmoothing(def.spec, def.columns(rows), def.raw ? 0 : weight);
       const chart = charts.get(def);
-      if (chart) chart.update(def.columns(rows));
-      else if (def.shown(rows)) charts.set(def, new LineChart(chartArea, def.spec, def.columns(rows)));
+      if (chart) chart.update(columns);
+      else if (def.shown(rows)) charts.set(def, new LineChart(chartArea, spec, columns));
     }
   }
 
@@ -161,29 +249,25 @@ export function mountRunView(root: HTMLElement, runId: number): View {
   }
 
   let experiment: ExperimentRecord | undefined;
-  async function load(): Promise<boolean> {
-    const [run, rows, gridList] = await Promise.all([api.run(runId), api.metrics(runId, stepPointsPerChart), api.grids(runId)]);
-    experiment ??= (await api.experiments()).find((e) => e.id === run.experimentId);
-    if (disposed) return false;
+  async function load(): Promise<void> {
+    const [run, nextRows, gridList] = await Promise.all([api.run(runId), api.metrics(runId, stepPointsPerChart), api.grids(runId)]);
+    experiment ??= await api.experiment(run.experimentId);
+    if (disposed) return;
+    rows = nextRows;
     renderRun(run, experiment);
-    renderCharts(rows);
+    renderCharts();
     renderGrids(gridList);
-    return isLive(run);
+    status.replaceChildren();
   }
 
   let disposed = false;
-  let stopPolling = () => {};
-  load().then(
-    (live) => {
-      if (live && !disposed) stopPolling = pollWhile(load);
-    },
-    (error) => status.replaceChildren(errorBox(error)),
-  );
+  const loader = liveLoader(load, (error) => status.replaceChildren(errorBox(error)));
+  loader.refresh();
 
   return {
     dispose() {
       disposed = true;
-      stopPolling();
+      loader.stop();
       player.destroy();
       for (const chart of charts.values()) chart.destroy();
     },

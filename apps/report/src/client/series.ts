@@ -54,3 +54,19 @@ function columns<R extends MetricRow>(rows: R[], belongs: ((row: R) => boolean)[
 export function hasStepRows(rows: MetricRow[]): boolean {
   return rows.some((row) => row.step >= 0);
 }
+
+/**
+ * Exponential moving average with TensorBoard's debiasing (the first points are not pulled towards 0). `weight` 0 is no
+ * smoothing; gaps (null, NaN) stay gaps and do not reset the average.
+ */
+export function smooth(values: (number | null)[], weight: number): (number | null)[] {
+  if (weight <= 0) return values;
+  let average = 0;
+  let count = 0;
+  return values.map((value) => {
+    if (value === null || !Number.isFinite(value)) return null;
+    average = average * weight + (1 - weight) * value;
+    count++;
+    return average / (1 - weight ** count);
+  });
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerApiRoutes } from './api-routes';
 import type { StoreReader } from '@facegan/store';
+import { registerLiveEvents } from './live-events';
 import { bundleMissingPage, noRunsPage, storeErrorPage } from './html';
 import type { StoreSource } from './store-source';
 
@@ -13,6 +14,8 @@ export interface ReportAppOptions {
   /** Folder with index.html and the esbuild bundle in build/. */
   publicDir: string;
   logger?: boolean;
+  /** How often open pages' event streams ask the store whether it changed. */
+  liveCheckMs?: number;
 }
 
 const contentSecurityPolicy = [
@@ -53,6 +56,7 @@ export function buildReportApp(options: ReportAppOptions): FastifyInstance {
   });
 
   registerApiRoutes(app, options.store, options.dbPath);
+  registerLiveEvents(app, options.store, options.liveCheckMs ?? 1000);
 
   app.get('/', async (_request, reply) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
@@ -63,7 +67,7 @@ export function buildReportApp(options: ReportAppOptions): FastifyInstance {
       return reply.code(500).send(storeErrorPage(options.dbPath, error));
     }
     if (!store) return noRunsPage(options.dbPath, 'missing');
-    if ((await store.listRuns()).length === 0) return noRunsPage(options.dbPath, 'empty');
+    if ((await store.queryRuns({ limit: 0 })).total === 0) return noRunsPage(options.dbPath, 'empty');
     const index = await readOrNull(join(options.publicDir, 'index.html'));
     const bundle = await readOrNull(join(options.publicDir, 'build', 'main.js'));
     if (!index || !bundle) return reply.code(500).send(bundleMissingPage());
