@@ -1,7 +1,73 @@
 /**
- * Registers the project's kernels for the tfjs `wasm` backend: the gradient kernels it lacks
- * (Conv2DBackpropFilter) or has slow (Conv2DBackpropInput). Idempotent.
+ * Registers the project's kernels for the tfjs `wasm` backend, so that the seed DCGAN's training
+ * step runs there, fast:
+ *
+ * - Conv2DBackpropFilter (missing in tfjs-backend-wasm 4.22: training fails without it) and
+ *   Conv2DBackpropInput (a scalar loop, ~10x slower than the forward conv), both re-expressed as
+ *   forward XNNPACK convolutions;
+ * - Sum, Mean and Tile fast paths for the per-channel reductions/broadcasts of BatchNormalization
+ *   (the stock kernels go through the slow generic Transpose / Tile);
+ * - a ResizeNearestNeighborGrad fast path for UpSampling2D's integer factors.
+ *
+ * Idempotent. Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (importing it registers the
+ * stock kernels, which would overwrite ours); before or after tf.setBackend('wasm') both work: our
+ * kernels call kernels the backend sets up, and carry the setupFunc of the stock kernel they replace.
  */
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs';
+import { createMeanKernel, createSumKernel, createTileKernel } from './broadcast-kernels';
+import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter';
+import { createConv2DBackpropInputKernel } from './conv2d-backprop-input';
+import { createResizeNearestNeighborGradKernel } from './resize-nearest';
+
+const BACKEND = 'wasm';
+
+/** Each override, built around the stock kernel it replaces (used for the cases it does not cover). */
+const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig> = {
+  Conv2DBackpropInput: createConv2DBackpropInputKernel,
+  Conv2DBackpropFilter: () => createConv2DBackpropFilterKernel(),
+  Sum: createSumKernel,
+  Mean: createMeanKernel,
+  Tile: createTileKernel,
+  ResizeNearestNeighborGrad: createResizeNearestNeighborGradKernel,
+};
+
+/** What was registered before us, per kernel name (undefined: nothing), to fall back to / restore. */
+const stockKernels = new Map<string, KernelConfig | undefined>();
+const ourKernels = new Set<KernelConfig>();
+
+function isOurs(kernelName: string): boolean {
+  const current = getKernel(kernelName, BACKEND);
+  return current !== undefined && ourKernels.has(current);
+}
+
 export function registerWasmTrainingKernels(): void {
-  // filled in by the kernels work
+  for (const [name, create] of Object.entries(OVERRIDES)) {
+    if (isOurs(name)) continue;
+    const current = getKernel(name, BACKEND);
+    stockKernels.set(name, current);
+    // Keep the stock setup/dispose hooks: our fallback calls the stock kernelFunc, whose wasm
+    // bindings are made by its setupFunc when the backend initialises (which may be later).
+    const config: KernelConfig = {
+      ...create(current?.kernelFunc),
+      setupFunc: current?.setupFunc,
+      disposeFunc: current?.disposeFunc,
+    };
+    if (current !== undefined) unregisterKernel(name, BACKEND);
+    registerKernel(config);
+    ourKernels.add(config);
+  }
+}
+
+/** True when every kernel of registerWasmTrainingKernels() is the one registered for 'wasm'. */
+export function wasmTrainingKernelsRegistered(): boolean {
+  return Object.keys(OVERRIDES).every(isOurs);
+}
+
+/** Puts back what registerWasmTrainingKernels() replaced (for benchmarks and tests). */
+export function unregisterWasmTrainingKernels(): void {
+  for (const [name, stock] of stockKernels) {
+    if (!isOurs(name)) continue;
+    unregisterKernel(name, BACKEND);
+    if (stock !== undefined) registerKernel(stock);
+  }
 }

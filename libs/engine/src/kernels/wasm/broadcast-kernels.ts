@@ -1,0 +1,103 @@
+/**
+ * Fast paths for the per-channel reductions and broadcasts that BatchNormalization (forward moments,
+ * and the FusedBatchNorm / bias gradients) runs on NHWC activations:
+ *
+ * - Sum / Mean over the leading axes ([0, 1, 2] of [b, h, w, c]). The stock wasm kernels first
+ *   transpose the input so the reduced axes are innermost, through the slow generic Transpose; here a
+ *   column sum over the row-major [b*h*w, c] view does it in one pass (float64 accumulators).
+ * - Tile of a [1, 1, 1, c] tensor to [b, h, w, c] (the FusedBatchNorm gradient does this): when
+ *   only leading unit axes are repeated, the output is the input block repeated end to end, which
+ *   doubling copies (copyWithin) fill at memcpy speed instead of per-element index math.
+ *
+ * Anything else goes to the stock kernel.
+ */
+import { Mean, Sum, Tile, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapView } from './compose';
+
+/** The [rows, cols] view when `axis` reduces exactly a leading, proper prefix of the axes; else null. */
+export function leadingReduction(
+  shape: readonly number[],
+  axis: number | number[],
+): { reducedAxes: number; rows: number; cols: number } | null {
+  const axes = util.parseAxisParam(axis, shape as number[]).sort((a, b) => a - b);
+  if (axes.length === 0 || axes.length >= shape.length) return null;
+  if (axes.some((a, i) => a !== i)) return null;
+  const reducedAxes = axes.length;
+  return {
+    reducedAxes,
+    rows: util.sizeFromShape(shape.slice(0, reducedAxes) as number[]),
+    cols: util.sizeFromShape(shape.slice(reducedAxes) as number[]),
+  };
+}
+
+function createReductionKernel(kernelName: typeof Sum | typeof Mean, fallback: KernelFunc | undefined): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const plan = x.dtype === 'float32' ? leadingReduction(x.shape, axis) : null;
+    if (plan === null) {
+      if (fallback === undefined) throw new Error(`wasm ${kernelName}: no stock kernel to fall back to`);
+      return fallback(args);
+    }
+    const { reducedAxes, rows, cols } = plan;
+    const kept = x.shape.slice(reducedAxes);
+    const outShape = keepDims ? [...Array<number>(reducedAxes).fill(1), ...kept] : kept;
+    const out = backend.makeOutput(outShape, 'float32');
+    const src = heapView(backend, x);
+    const acc = new Float64Array(cols);
+    for (let r = 0, base = 0; r < rows; r++, base += cols) {
+      for (let c = 0; c < cols; c++) acc[c] += src[base + c];
+    }
+    const scale = kernelName === Mean ? 1 / rows : 1;
+    const dst = heapView(backend, out);
+    for (let c = 0; c < cols; c++) dst[c] = acc[c] * scale;
+    return out;
+  };
+  return { kernelName, backendName: 'wasm', kernelFunc };
+}
+
+export function createSumKernel(fallback: KernelFunc | undefined): KernelConfig {
+  return createReductionKernel(Sum, fallback);
+}
+
+export function createMeanKernel(fallback: KernelFunc | undefined): KernelConfig {
+  return createReductionKernel(Mean, fallback);
+}
+
+/** True when tiling `shape` by `reps` just repeats the whole input block end to end. */
+export function isBlockRepeat(shape: readonly number[], reps: readonly number[]): boolean {
+  let seenNonUnit = false;
+  for (let i = 0; i < shape.length; i++) {
+    if (reps[i] > 1 && seenNonUnit) return false;
+    if (shape[i] !== 1) seenNonUnit = true;
+  }
+  return true;
+}
+
+export function createTileKernel(fallback: KernelFunc | undefined): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { reps } = args.attrs as { reps: number[] };
+    if (x.dtype !== 'float32' || reps.length !== x.shape.length || !isBlockRepeat(x.shape, reps)) {
+      if (fallback === undefined) throw new Error('wasm Tile: no stock kernel to fall back to');
+      return fallback(args);
+    }
+    const out = backend.makeOutput(
+      x.shape.map((d, i) => d * reps[i]),
+      'float32',
+    );
+    const block = util.sizeFromShape(x.shape);
+    const total = util.sizeFromShape(out.shape);
+    const dst = heapView(backend, out);
+    if (total === 0) return out;
+    dst.set(heapView(backend, x));
+    for (let filled = block; filled < total; filled *= 2) {
+      dst.copyWithin(filled, 0, Math.min(filled, total - filled));
+    }
+    return out;
+  };
+  return { kernelName: Tile, backendName: 'wasm', kernelFunc };
+}

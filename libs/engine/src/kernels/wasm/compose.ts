@@ -1,0 +1,83 @@
+/**
+ * Helpers for wasm kernels built out of other wasm kernels.
+ *
+ * A kernelFunc runs below the engine: it receives and returns TensorInfos (backend data ids), not
+ * Tensors, so ops (tf.conv2d, tf.transpose...) must not be called from inside one. Instead we call
+ * the kernelFunc that is registered for 'wasm' straight from the kernel registry: its setupFunc has
+ * already bound the wasm exports when the backend was initialised, so this is exactly what the
+ * engine would run, minus the engine's bookkeeping. Every TensorInfo a kernelFunc returns is owned by
+ * the caller; intermediates go into a {@link Scratch} and are released with backend.disposeData.
+ */
+import { getKernel, type DataType, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export type WasmKernelInputs = Record<string, TensorInfo>;
+
+/** Runs the kernel currently registered for 'wasm' under `kernelName` (single-output kernels only). */
+export function runWasmKernel(
+  backend: BackendWasm,
+  kernelName: string,
+  inputs: WasmKernelInputs,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  const config = getKernel(kernelName, 'wasm');
+  if (config === undefined) {
+    throw new Error(`wasm training kernels: kernel '${kernelName}' is not registered for 'wasm'`);
+  }
+  const out = config.kernelFunc({ inputs, attrs, backend });
+  if (Array.isArray(out)) {
+    throw new Error(`wasm training kernels: '${kernelName}' returned ${out.length} outputs, expected one`);
+  }
+  return out;
+}
+
+/** Intermediate backend data owned by one kernel invocation, released together. */
+export class Scratch {
+  private readonly owned: TensorInfo[] = [];
+
+  constructor(readonly backend: BackendWasm) {}
+
+  /** Records `info` for disposal and hands it back. */
+  track(info: TensorInfo): TensorInfo {
+    this.owned.push(info);
+    return info;
+  }
+
+  /** A fresh float32/int32 buffer on the wasm heap, owned by this scratch. */
+  alloc(shape: number[], dtype: DataType = 'float32'): TensorInfo {
+    return this.track(this.backend.makeOutput(shape, dtype));
+  }
+
+  /** Runs a wasm kernel whose output is an intermediate. */
+  run(kernelName: string, inputs: WasmKernelInputs, attrs: NamedAttrMap = {}): TensorInfo {
+    return this.track(runWasmKernel(this.backend, kernelName, inputs, attrs));
+  }
+
+  disposeAll(): void {
+    for (const info of this.owned.splice(0)) this.backend.disposeData(info.dataId);
+  }
+}
+
+/**
+ * Runs `body` with a scratch that is emptied afterwards, also when `body` throws. A TensorInfo that
+ * `body` returns as the kernel's output must not be tracked by the scratch.
+ */
+export function withScratch<T>(backend: BackendWasm, body: (scratch: Scratch) => T): T {
+  const scratch = new Scratch(backend);
+  try {
+    return body(scratch);
+  } finally {
+    scratch.disposeAll();
+  }
+}
+
+/**
+ * A Float32Array view on the wasm heap. Views go stale when the heap grows (any allocation may grow
+ * it), so take them after the last makeOutput of a phase and do not keep them.
+ */
+export function heapView(backend: BackendWasm, info: TensorInfo): Float32Array {
+  if (info.dtype !== 'float32') {
+    throw new Error(`wasm training kernels: expected float32 data, got ${info.dtype}`);
+  }
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}

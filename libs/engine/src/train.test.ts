@@ -1,0 +1,132 @@
+import * as tf from '@tensorflow/tfjs';
+import * as data from '@facegan/data';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { randomDataset, tinySettings } from './test-fixtures';
+import { trainVariant, type EpochReport, type StepProgress, type TrainHooks } from './train';
+
+vi.mock('@facegan/data', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('@facegan/data')>();
+  return { ...actual, encodeGridPng: vi.fn(actual.encodeGridPng) };
+});
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+beforeEach(() => {
+  vi.mocked(data.encodeGridPng).mockClear();
+});
+
+function recordingHooks(onEpoch: TrainHooks['onEpoch'] = async () => {}) {
+  const steps: StepProgress[] = [];
+  const epochs: EpochReport[] = [];
+  const hooks: TrainHooks = {
+    onStep: (p) => steps.push(p),
+    onEpoch: async (r) => {
+      epochs.push(r);
+      await onEpoch(r);
+    },
+  };
+  return { steps, epochs, hooks };
+}
+
+const STEP_METRICS = ['d_acc_fake', 'd_acc_real', 'd_loss_fake', 'd_loss_real', 'g_loss'];
+
+describe('trainVariant', () => {
+  it('trains every epoch: step hooks, exact epoch means, a 4 × 7 grid from the fixed latents', async () => {
+    const { steps, epochs, hooks } = recordingHooks();
+    const tensorsBefore = tf.memory().numTensors;
+    // 10 images, batch 4: 2 steps per epoch, the last 2 images dropped
+    const result = await trainVariant(tinySettings({ epochs: 2 }), randomDataset(10), hooks);
+
+    expect(result).toEqual({ status: 'done', epochs: 2 });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(steps.map((s) => [s.epoch, s.step, s.stepsPerEpoch, s.globalStep])).toEqual([
+      [1, 1, 2, 1],
+      [1, 2, 2, 2],
+      [2, 1, 2, 3],
+      [2, 2, 2, 4],
+    ]);
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    for (const [i, report] of epochs.entries()) {
+      expect(Object.keys(report.metrics).sort()).toEqual([...STEP_METRICS, 'epoch_seconds', 'img_per_s'].sort());
+      const epochSteps = steps.slice(2 * i, 2 * i + 2);
+      for (const name of STEP_METRICS) {
+        expect(report.metrics[name]).toBeCloseTo((epochSteps[0].metrics[name] + epochSteps[1].metrics[name]) / 2, 10);
+      }
+      expect(report.metrics.epoch_seconds).toBeGreaterThan(0);
+      expect(report.metrics.img_per_s).toBeCloseTo(8 / report.metrics.epoch_seconds, 6);
+      // a real PNG: signature, then IHDR width = 7·32 + 6·2, height = 4·32 + 3·2
+      expect(report.gridPng.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      expect([report.gridPng.readUInt32BE(16), report.gridPng.readUInt32BE(20)]).toEqual([236, 134]);
+    }
+
+    const gridCalls = vi.mocked(data.encodeGridPng).mock.calls;
+    expect(gridCalls).toHaveLength(2);
+    for (const [images, options] of gridCalls) {
+      expect(options).toEqual({ count: 28, resolution: 32, channels: 3, rows: 4, cols: 7 });
+      expect(images).toHaveLength(28 * 32 * 32 * 3);
+      expect(images.every((x) => x >= -1 && x <= 1)).toBe(true);
+    }
+  });
+
+  it('calls onStep every logEvery steps and on the last step, and waits for onEpoch', async () => {
+    const events: string[] = [];
+    const hooks: TrainHooks = {
+      onStep: (p) => events.push(`step ${p.epoch}.${p.step}`),
+      onEpoch: async (r) => {
+        events.push(`epoch ${r.epoch} begins`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        events.push(`epoch ${r.epoch} saved`);
+      },
+    };
+    // 12 images: 3 steps per epoch; logEvery 2 logs steps 2 and 3
+    await trainVariant(tinySettings({ epochs: 2, logEvery: 2 }), randomDataset(12), hooks);
+    expect(events).toEqual([
+      'step 1.2',
+      'step 1.3',
+      'epoch 1 begins',
+      'epoch 1 saved',
+      'step 2.2',
+      'step 2.3',
+      'epoch 2 begins',
+      'epoch 2 saved',
+    ]);
+  });
+
+  it('stops with diverged on a NaN loss', async () => {
+    const { steps, epochs, hooks } = recordingHooks();
+    const dataset = randomDataset(8);
+    dataset.images.fill(NaN);
+    const result = await trainVariant(tinySettings({ epochs: 3 }), dataset, hooks);
+    expect(result).toEqual({ status: 'diverged', epoch: 1 });
+    expect(steps).toHaveLength(0);
+    expect(epochs).toHaveLength(0);
+  });
+
+  it('stops with aborted after the current step', async () => {
+    const controller = new AbortController();
+    const { steps, epochs, hooks } = recordingHooks();
+    hooks.onStep = (p) => {
+      steps.push(p);
+      if (p.globalStep === 3) controller.abort();
+    };
+    const result = await trainVariant(tinySettings({ epochs: 3 }), randomDataset(8), hooks, { signal: controller.signal });
+    expect(result).toEqual({ status: 'aborted', epoch: 2 });
+    expect(steps).toHaveLength(3);
+    expect(epochs.map((e) => e.epoch)).toEqual([1]);
+  });
+
+  it('resumes numbering at startEpoch', async () => {
+    const { steps, epochs, hooks } = recordingHooks();
+    const result = await trainVariant(tinySettings({ epochs: 3 }), randomDataset(8), hooks, { startEpoch: 3 });
+    expect(result).toEqual({ status: 'done', epochs: 3 });
+    expect(steps.map((s) => s.globalStep)).toEqual([5, 6]);
+    expect(epochs.map((e) => e.epoch)).toEqual([3]);
+  });
+
+  it('rejects a dataset of another resolution', async () => {
+    const { hooks } = recordingHooks();
+    await expect(trainVariant(tinySettings(), randomDataset(4, 64), hooks)).rejects.toThrow(/64 px/);
+  });
+});

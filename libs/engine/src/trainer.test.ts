@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTrainer, type Trainer } from './trainer';
+import { randomDataset, tinySettings } from './test-fixtures';
+
+const settings = tinySettings();
+const { resolution } = settings.model;
+let trainer: Trainer | undefined;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+afterEach(() => {
+  trainer?.dispose();
+  trainer = undefined;
+  vi.restoreAllMocks();
+});
+
+function realBatch(seed = 1): tf.Tensor4D {
+  return tf.tensor4d(randomDataset(4, resolution, seed).images, [4, resolution, resolution, 3]);
+}
+
+function stepOnce(t: Trainer, seed = 1) {
+  const batch = realBatch(seed);
+  try {
+    return t.step(batch);
+  } finally {
+    batch.dispose();
+  }
+}
+
+const snapshot = (variables: tf.LayerVariable[]) => variables.map((v) => Array.from(v.read().dataSync()));
+const changed = (before: number[][], after: number[][]) => before.some((w, i) => w.some((x, j) => x !== after[i][j]));
+
+describe('createTrainer', () => {
+  it('takes a step at width 0.125: finite losses, accuracies in [0, 1], samples of the right shape', () => {
+    trainer = createTrainer(tinySettings({}, 0.125));
+    const metrics = stepOnce(trainer);
+    expect(Object.keys(metrics).sort()).toEqual(['d_acc_fake', 'd_acc_real', 'd_loss_fake', 'd_loss_real', 'g_loss']);
+    for (const name of ['d_loss_real', 'd_loss_fake', 'g_loss'] as const) {
+      expect(Number.isFinite(metrics[name])).toBe(true);
+      expect(metrics[name]).toBeGreaterThan(0);
+    }
+    for (const name of ['d_acc_real', 'd_acc_fake'] as const) {
+      expect(metrics[name]).toBeGreaterThanOrEqual(0);
+      expect(metrics[name]).toBeLessThanOrEqual(1);
+      expect(metrics[name] * 4).toBe(Math.round(metrics[name] * 4)); // a share of a batch of 4
+    }
+    const latents = tf.randomNormal([3, settings.model.latentDim]) as tf.Tensor2D;
+    const images = trainer.sample(latents);
+    expect(images.shape).toEqual([3, resolution, resolution, 3]);
+    tf.dispose([latents, images]);
+  });
+
+  it('leaks no tensor across steps', () => {
+    trainer = createTrainer(settings);
+    const counts: number[] = [];
+    for (let step = 1; step <= 5; step++) {
+      stepOnce(trainer, step);
+      counts.push(tf.memory().numTensors);
+    }
+    // step 1 creates Adam's moment variables; from then on the count is flat
+    expect(counts[4]).toBe(counts[1]);
+    expect(counts[2]).toBe(counts[1]);
+    const before = tf.memory().numTensors;
+    trainer.dispose();
+    trainer = undefined;
+    expect(tf.memory().numTensors).toBeLessThan(before);
+  });
+
+  it('the discriminator update changes only D, the generator update only G', () => {
+    trainer = createTrainer(settings);
+    const { generator, discriminator } = trainer;
+    const generatorNames = new Set(generator.trainableWeights.map((w) => (w.read() as tf.Variable).name));
+    const discriminatorNames = new Set(discriminator.trainableWeights.map((w) => (w.read() as tf.Variable).name));
+    const updates: Array<{ names: string[]; generatorChanged: boolean; discriminatorChanged: boolean }> = [];
+
+    const applyGradients = tf.AdamOptimizer.prototype.applyGradients;
+    vi.spyOn(tf.AdamOptimizer.prototype, 'applyGradients').mockImplementation(function (
+      this: tf.AdamOptimizer,
+      gradients,
+    ) {
+      const names = Array.isArray(gradients) ? gradients.map((g) => g.name) : Object.keys(gradients);
+      const generatorBefore = snapshot(generator.trainableWeights);
+      const discriminatorBefore = snapshot(discriminator.trainableWeights);
+      applyGradients.call(this, gradients);
+      updates.push({
+        names,
+        generatorChanged: changed(generatorBefore, snapshot(generator.trainableWeights)),
+        discriminatorChanged: changed(discriminatorBefore, snapshot(discriminator.trainableWeights)),
+      });
+    });
+
+    stepOnce(trainer);
+    expect(updates).toHaveLength(2);
+    const [discriminatorUpdate, generatorUpdate] = updates;
+    expect(discriminatorUpdate.names.sort()).toEqual([...discriminatorNames].sort());
+    expect(discriminatorUpdate).toMatchObject({ discriminatorChanged: true, generatorChanged: false });
+    expect(generatorUpdate.names.sort()).toEqual([...generatorNames].sort());
+    expect(generatorUpdate).toMatchObject({ discriminatorChanged: false, generatorChanged: true });
+  });
+
+  it('updates the BatchNormalization moving statistics while training, not while sampling', () => {
+    trainer = createTrainer(settings);
+    const movingStats = (model: tf.LayersModel) =>
+      model.layers
+        .filter((layer) => layer.getClassName() === 'BatchNormalization')
+        .flatMap((layer) => layer.nonTrainableWeights.map((w) => Array.from(w.read().dataSync())));
+    const generatorStart = movingStats(trainer.generator);
+    const discriminatorStart = movingStats(trainer.discriminator);
+    expect(generatorStart).toHaveLength(2 * 3); // moving mean and variance of 3 BN layers at 32 px
+    expect(generatorStart[0].every((x) => x === 0)).toBe(true);
+
+    const latents = tf.randomNormal([2, settings.model.latentDim]) as tf.Tensor2D;
+    tf.dispose(trainer.sample(latents));
+    expect(movingStats(trainer.generator)).toEqual(generatorStart);
+
+    stepOnce(trainer);
+    const generatorAfter = movingStats(trainer.generator);
+    const discriminatorAfter = movingStats(trainer.discriminator);
+    generatorAfter.forEach((stat, i) => expect(stat).not.toEqual(generatorStart[i]));
+    discriminatorAfter.forEach((stat, i) => expect(stat).not.toEqual(discriminatorStart[i]));
+
+    // inference uses the moving statistics: the samples change with them
+    const before = trainer.sample(latents);
+    stepOnce(trainer, 2);
+    const after = trainer.sample(latents);
+    expect(Array.from(after.dataSync())).not.toEqual(Array.from(before.dataSync()));
+    tf.dispose([latents, before, after]);
+  });
+
+  it('initial weights follow train.seed', () => {
+    const weights = (seed: number) => {
+      const t = createTrainer(tinySettings({ seed }));
+      const all = [...snapshot(t.generator.weights), ...snapshot(t.discriminator.weights)];
+      t.dispose();
+      return all;
+    };
+    const first = weights(3);
+    expect(weights(3)).toEqual(first);
+    expect(weights(4)).not.toEqual(first);
+  });
+
+  it('reports NaN losses once the data is NaN', () => {
+    trainer = createTrainer(settings);
+    const batch = tf.fill([4, resolution, resolution, 3], NaN) as tf.Tensor4D;
+    const metrics = trainer.step(batch);
+    batch.dispose();
+    expect(metrics.d_loss_real).toBeNaN();
+  });
+});

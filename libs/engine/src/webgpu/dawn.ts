@@ -1,0 +1,73 @@
+/**
+ * Dawn for Node (npm `webgpu`): one GPU instance per process, exposed as `navigator.gpu` so that
+ * `@tensorflow/tfjs-backend-webgpu` (which looks for it when it is imported) can find it.
+ */
+
+export const NO_ADAPTER_MESSAGE =
+  'no WebGPU adapter: install a Vulkan driver (on Debian: mesa-vulkan-drivers from bookworm-backports for lavapipe) ' +
+  'or use --backend wasm';
+
+export interface AdapterDescription {
+  /** Human-readable, e.g. "NVIDIA H200 (nvidia, hopper)" or "llvmpipe: Mesa 25.0.7 ... (mesa, software)". */
+  device: string;
+  /** A CPU implementation (lavapipe/llvmpipe, SwiftShader, a fallback adapter): usable, far too slow to train. */
+  isSoftware: boolean;
+}
+
+let gpu: GPU | undefined;
+
+/** Creates Dawn's GPU object once and installs it as `navigator.gpu`. Throws when dawn.node cannot be loaded. */
+export async function dawnGpu(): Promise<GPU> {
+  if (gpu) return gpu;
+  // Imported lazily: loading dawn.node fails on machines without a Vulkan loader, and callers
+  // that only probe must get a clear answer rather than a failed import of this whole module.
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  gpu = create([]);
+  setNavigatorGpu(gpu);
+  return gpu;
+}
+
+function setNavigatorGpu(value: GPU): void {
+  const holder = globalThis as { navigator?: object };
+  if (holder.navigator === undefined) {
+    // Node 20 has no navigator; later versions have one without `gpu`.
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: value }, configurable: true, writable: true });
+  } else {
+    Object.defineProperty(holder.navigator, 'gpu', { value, configurable: true, writable: true });
+  }
+}
+
+/** Requests the high-performance adapter tfjs-backend-webgpu will use; null when there is none. */
+export async function requestAdapter(): Promise<GPUAdapter | null> {
+  const instance = await dawnGpu();
+  return instance.requestAdapter({ powerPreference: 'high-performance' });
+}
+
+export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  return describeAdapterInfo(adapter.info as AdapterInfoLike);
+}
+
+/** The fields of GPUAdapterInfo we read; `isFallbackAdapter` and `adapterType` are newer, maybe absent. */
+export interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+  adapterType?: string;
+}
+
+export function describeAdapterInfo(info: AdapterInfoLike): AdapterDescription {
+  const vendor = info.vendor ?? '';
+  const architecture = info.architecture ?? '';
+  const name = info.description || info.device || 'unknown adapter';
+  const text = [vendor, architecture, info.device ?? '', info.description ?? ''].join(' ');
+  const isSoftware =
+    info.isFallbackAdapter === true ||
+    info.adapterType === 'cpu' ||
+    architecture === 'software' ||
+    /lavapipe|llvmpipe|swiftshader|softpipe/i.test(text);
+  const details = [vendor, architecture].filter((part) => part !== '').join(', ');
+  return { device: details ? `${name} (${details})` : name, isSoftware };
+}

@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs';
+import { NO_ADAPTER_MESSAGE, describeAdapter, requestAdapter } from './dawn';
+import { installWebGpuOverrides } from './overrides';
+
+export { describeAdapterInfo, NO_ADAPTER_MESSAGE } from './dawn';
+export { dropoutOnGpu, GpuDropout, hasGpuDropoutKernel, dropoutMaskOnCpu, withGpuDropout, GPU_DROPOUT_KERNEL } from './dropout';
+export type { GpuDropoutLayerArgs } from './dropout';
+export { randomNormalOnGpu, randomNormalOnCpu } from './random-normal';
+export { backpropFilterGemm, planBackpropFilter } from './conv2d-backprop-filter';
+export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';
+
+export interface WebGpuInfo {
+  backend: 'webgpu';
+  /** Human-readable adapter, e.g. "NVIDIA H200 (nvidia, hopper)". */
+  device: string;
+  /** lavapipe/llvmpipe and other CPU adapters: it works, but is no faster than the CPU backends. */
+  isSoftware: boolean;
+}
+
+export interface WebGpuProbe {
+  ok: boolean;
+  device?: string;
+  isSoftware?: boolean;
+  /** Why there is no usable adapter, when ok is false. */
+  reason?: string;
+}
+
+/**
+ * Finds the WebGPU adapter without switching backends (for `--backend auto`, which should take
+ * webgpu only when `ok && !isSoftware`). Never throws.
+ */
+export async function probeWebGpu(): Promise<WebGpuProbe> {
+  try {
+    const adapter = await requestAdapter();
+    if (!adapter) return { ok: false, reason: NO_ADAPTER_MESSAGE };
+    return { ok: true, ...describeAdapter(adapter) };
+  } catch (error) {
+    return { ok: false, reason: `${NO_ADAPTER_MESSAGE} (${errorText(error)})` };
+  }
+}
+
+/**
+ * Makes tfjs train on WebGPU through Dawn: installs `navigator.gpu`, imports the webgpu backend (it
+ * registers itself only if navigator.gpu exists at import time), switches to it and registers the
+ * project's kernels and gradient overrides. Throws a clear Error where there is no adapter.
+ */
+export async function initWebGpu(): Promise<WebGpuInfo> {
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await requestAdapter();
+  } catch (error) {
+    throw new Error(`${NO_ADAPTER_MESSAGE} (${errorText(error)})`, { cause: error });
+  }
+  if (!adapter) throw new Error(NO_ADAPTER_MESSAGE);
+  const described = describeAdapter(adapter);
+
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!tf.findBackendFactory('webgpu')) {
+    throw new Error(`${NO_ADAPTER_MESSAGE} (@tensorflow/tfjs-backend-webgpu did not register: navigator.gpu was missing when it was first imported)`);
+  }
+  const switched = await tf.setBackend('webgpu');
+  if (!switched) throw new Error(`${NO_ADAPTER_MESSAGE} (tf.setBackend('webgpu') failed on ${described.device})`);
+  await tf.ready();
+  installWebGpuOverrides();
+  return { backend: 'webgpu', ...described };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
