@@ -22,9 +22,10 @@ export default [
             { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:spec'], bannedExternalImports: tfjs },
             { sourceTag: 'scope:model', onlyDependOnLibsWithTags: ['scope:spec'] },
             { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model'] },
+            { sourceTag: 'scope:judge', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data'] },
             {
               sourceTag: 'scope:runner',
-              onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model', 'scope:engine', 'scope:store'],
+              onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model', 'scope:engine', 'scope:judge', 'scope:store'],
             },
             { sourceTag: 'scope:report', onlyDependOnLibsWithTags: ['scope:store'], bannedExternalImports: tfjs },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
