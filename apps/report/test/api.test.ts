@@ -1,7 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildReportApp } from '../src/server/app';
 import type { StoreSource } from '../src/server/store-source';
@@ -9,8 +9,12 @@ import { FakeStore } from './fake-store';
 
 const hostileName = '<img src=x onerror="alert(1)">';
 
+const publicDirs: string[] = [];
+afterAll(() => publicDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function fakePublicDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'report-public-'));
+  publicDirs.push(dir);
   mkdirSync(join(dir, 'build'));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>facegan report</title><main id="app"></main>');
   writeFileSync(join(dir, 'build', 'main.js'), 'console.log("client")');

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildReportApp } from '../src/server/app';
 import { FakeStore } from './fake-store';
@@ -36,12 +36,14 @@ function listen(url: string): { events: string[]; close(): void; headers: Promis
 
 describe('live events', () => {
   let app: FastifyInstance;
+  const publicDir = mkdtempSync(join(tmpdir(), 'report-live-'));
   afterEach(() => app.close());
+  afterAll(() => rmSync(publicDir, { recursive: true, force: true }));
 
   it('tells open pages when the store changed, once per change, and lets the server close', async () => {
     const store = new FakeStore();
     let source: () => Promise<FakeStore | null> = async () => null;
-    app = buildReportApp({ store: () => source(), dbPath: 'x.db', publicDir: mkdtempSync(join(tmpdir(), 'p-')), liveCheckMs: 20 });
+    app = buildReportApp({ store: () => source(), dbPath: 'x.db', publicDir, liveCheckMs: 20 });
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
 
     const stream = listen(`${address}/api/events`);

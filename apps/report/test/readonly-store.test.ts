@@ -1,6 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readonlyStoreSource } from '../src/server/readonly-store';
 import { seedDatabase } from './seed-database';
@@ -20,5 +20,6 @@ describe('readonlyStoreSource', () => {
     // The report's connection is read-only: the store refuses writes through it.
     await expect((store as unknown as { finishRun(id: number, s: string): Promise<void> }).finishRun(runs[0].id, 'failed')).rejects.toThrow();
     await close();
+    rmSync(dirname(path), { recursive: true, force: true });
   });
 });
