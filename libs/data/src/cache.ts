@@ -1,78 +1,71 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import sharp from 'sharp';
-import { CARTOON_VERSION, cartoonFace, cartoonLabels } from './cartoon';
-import type { FaceLabels } from './types';
+import { dirname, join } from 'node:path';
+import type { Prepared } from './prepare';
 
-/** Faces are rendered once at this size and cached; smaller training resolutions are resized from it. */
-export const BASE_SIZE = 128;
+/** Bump when prepareImage gives other pixels for the same input, so that old entries are not reused. */
+const PREPARE_VERSION = 'p1';
+const PIXELS = 0x50; // 'P'
+const SKIPPED = 0x53; // 'S'
 
-export const cartoonId = (index: number): string => `cartoon:${String(index).padStart(6, '0')}`;
-
-/** The cached render size for a training resolution: 128, or the next multiple of 128 for larger ones. */
-export function baseSizeFor(resolution: number): number {
-  return Math.max(BASE_SIZE, Math.ceil(resolution / BASE_SIZE) * BASE_SIZE);
-}
-
-/** `<cacheDir>/cartoon/v1/` holds the 128 px faces; larger base sizes get a `<size>px/` sub-folder. */
-export function cartoonCacheFolder(cacheDir: string, baseSize = BASE_SIZE): string {
-  const folder = join(cacheDir, 'cartoon', CARTOON_VERSION);
-  return baseSize === BASE_SIZE ? folder : join(folder, `${baseSize}px`);
-}
-
-export function cartoonPngPath(cacheDir: string, index: number, baseSize = BASE_SIZE): string {
-  return join(cartoonCacheFolder(cacheDir, baseSize), `${String(index).padStart(6, '0')}.png`);
-}
-
-/** Returns the cached PNG of face #index, rendering and caching it first if missing. `rendered` says which happened. */
-export async function cartoonPng(cacheDir: string, index: number, baseSize = BASE_SIZE): Promise<{ png: Buffer; rendered: boolean }> {
-  const path = cartoonPngPath(cacheDir, index, baseSize);
-  try {
-    return { png: await readFile(path), rendered: false };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const png = await renderCartoonPng(index, baseSize);
-  await mkdir(cartoonCacheFolder(cacheDir, baseSize), { recursive: true });
-  await writeFileAtomically(path, png);
-  return { png, rendered: true };
-}
-
-/** Rasterises face #index to an opaque size × size RGB PNG. */
-export async function renderCartoonPng(index: number, size: number): Promise<Buffer> {
-  const { svg } = cartoonFace(index);
-  const sized = svg.replace('<svg ', `<svg width="${size}" height="${size}" `);
-  return sharp(Buffer.from(sized)).flatten({ background: '#ffffff' }).png().toBuffer();
-}
-
-interface LabelsIndex {
-  version: string;
-  faces: Record<string, FaceLabels>;
+export interface PreparedCacheKey {
+  resolution: number;
+  channels: 1 | 3;
+  crop: 'center' | 'face';
 }
 
 /**
- * Adds the labels of `indices` to `<cacheDir>/cartoon/v1/labels.json` (for tools that browse the cache; loadDataset
- * recomputes labels, which are cheap). Two processes may race and drop each other's additions; the next load adds them back.
+ * Prepared images on disk, one file per image: `<cacheDir>/prepared/p1/<res>px-<ch>ch-<crop>/<ab>/<sha256 of key>`,
+ * holding either the pixels or why the image was skipped, so that a second load decodes nothing. An image's key names
+ * its content (a hash of the file's bytes, or the cartoon version and index) and, for face crops, its box.
+ * Entries are written to a temporary file and renamed into place: concurrent builders never see half an entry,
+ * and when two write the same entry the last rename wins with the same bytes.
  */
-export async function recordCartoonLabels(cacheDir: string, indices: readonly number[]): Promise<void> {
-  const path = join(cartoonCacheFolder(cacheDir), 'labels.json');
-  let index: LabelsIndex = { version: CARTOON_VERSION, faces: {} };
-  try {
-    const stored = JSON.parse(await readFile(path, 'utf8')) as LabelsIndex;
-    if (stored.version === CARTOON_VERSION && stored.faces) index = stored;
-  } catch {
-    // Missing or unreadable: start afresh.
+export class PreparedCache {
+  readonly folder: string;
+  private readonly pixelLength: number;
+  private readonly madeFolders = new Set<string>();
+
+  constructor(cacheDir: string, key: PreparedCacheKey) {
+    this.folder = join(cacheDir, 'prepared', PREPARE_VERSION, `${key.resolution}px-${key.channels}ch-${key.crop}`);
+    this.pixelLength = key.resolution * key.resolution * key.channels;
   }
-  const missing = indices.filter((i) => !(String(i) in index.faces));
-  if (missing.length === 0) return;
-  for (const i of missing) index.faces[String(i)] = cartoonLabels(i);
-  await mkdir(cartoonCacheFolder(cacheDir), { recursive: true });
-  await writeFileAtomically(path, JSON.stringify(index));
+
+  /** The cached result for `key`, or undefined when there is none (or only a damaged one). */
+  async read(key: string): Promise<Prepared | undefined> {
+    let entry: Buffer;
+    try {
+      entry = await readFile(this.pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    if (entry[0] === PIXELS && entry.length === 1 + this.pixelLength) return { pixels: entry.subarray(1) };
+    if (entry[0] === SKIPPED && entry.length > 1) return { skipped: entry.subarray(1).toString('utf8') };
+    return undefined;
+  }
+
+  async write(key: string, prepared: Prepared): Promise<void> {
+    const path = this.pathOf(key);
+    if (!this.madeFolders.has(dirname(path))) {
+      await mkdir(dirname(path), { recursive: true });
+      this.madeFolders.add(dirname(path));
+    }
+    const entry =
+      'pixels' in prepared
+        ? Buffer.concat([Buffer.from([PIXELS]), prepared.pixels])
+        : Buffer.concat([Buffer.from([SKIPPED]), Buffer.from(prepared.skipped, 'utf8')]);
+    await writeFileAtomically(path, entry);
+  }
+
+  private pathOf(key: string): string {
+    const name = createHash('sha256').update(key).digest('hex');
+    return join(this.folder, name.slice(0, 2), name);
+  }
 }
 
 /** Writes to a unique temporary file and renames it into place, so readers never see half a file, even across processes. */
-async function writeFileAtomically(path: string, data: string | Buffer): Promise<void> {
+async function writeFileAtomically(path: string, data: Buffer): Promise<void> {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(temporary, data);

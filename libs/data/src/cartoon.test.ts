@@ -40,11 +40,15 @@ describe('cartoonFace', () => {
     expect(() => cartoonFace(-1)).toThrow(/non-negative integer/);
   });
 
-  it('frames the head in a square with a plain background', () => {
-    const { svg } = cartoonFace(5);
-    expect(svg).toMatch(/^<svg [^>]*viewBox="5 120 390 390"/);
-    expect(svg).not.toMatch(/^<svg [^>]*width="100%"/);
-    expect(svg).toMatch(/<rect x="5" y="120" width="390" height="390" fill="#[0-9a-f]{6}"\/>/);
+  it('frames the head in a square, on a plain or a varied background', () => {
+    const plain = cartoonFace(0);
+    expect(plain.labels.background).toBe('plain');
+    expect(plain.svg).toMatch(/^<svg [^>]*viewBox="5 120 390 390"/);
+    expect(plain.svg).not.toMatch(/^<svg [^>]*width="100%"/);
+    expect(plain.svg).toMatch(/<rect x="5" y="120" width="390" height="390" fill="#[0-9a-f]{6}"\/>/);
+    const varied = cartoonFace(2);
+    expect(varied.labels.background).toBe('varied');
+    expect(varied.svg).toMatch(/<rect x="5" y="120" width="390" height="390" fill="url\(#backdrop-2\)"\/>/);
   });
 
   it('labels match cartoonLabels, which is what subsets filter on', () => {
@@ -87,6 +91,14 @@ describe('cartoon labels are truthful', () => {
     }
   });
 
+  it('background: varied exactly when a gradient and shapes are drawn behind the face', () => {
+    for (const { index, labels, svg } of drawn) {
+      const varied = labels.background === 'varied';
+      expect(svg.includes(`<linearGradient id="backdrop-${index}"`)).toBe(varied);
+      expect(svg.includes(`fill="url(#backdrop-${index})"`)).toBe(varied);
+    }
+  });
+
   it('skin tone and hair colour come from the colours drawn', () => {
     for (const { face, labels, svg } of drawn) {
       expect(svg).toContain(face.body.color);
@@ -118,6 +130,7 @@ describe('cartoon labels are truthful', () => {
     expect(share((l) => l.gender === 'male')).toBeCloseTo(0.5, 1);
     expect(share((l) => l.glasses)).toBeCloseTo(0.3, 1);
     expect(share((l) => l.hat)).toBeCloseTo(0.15, 1);
+    expect(share((l) => l.background === 'varied')).toBeCloseTo(0.4, 1);
     expect(share((l) => l.facialHair, men)).toBeCloseTo(0.4, 1);
     for (const tone of ['light', 'medium', 'dark'] as const) expect(share((l) => l.skinTone === tone)).toBeGreaterThan(0.1);
     for (const hair of ['black', 'brown', 'blonde', 'red', 'gray'] as const) expect(share((l) => l.hairColor === hair)).toBeGreaterThan(0.05);

@@ -1,4 +1,5 @@
 import { faceToSvgString, generate, svgsIndex, type FaceConfig } from 'facesjs';
+import sharp from 'sharp';
 import type { FaceLabels } from './types';
 import { mixSeed, mulberry32, pick, withMathRandom } from './random';
 
@@ -6,8 +7,10 @@ import { mixSeed, mulberry32, pick, withMathRandom } from './random';
  * The cartoon "universe": face #i is a pure function of i. Changing anything that alters the drawing
  * (palettes, shares, crop) must bump CARTOON_VERSION so that on-disk caches are not reused.
  */
-export const CARTOON_VERSION = 'v1';
+export const CARTOON_VERSION = 'v2';
 const UNIVERSE_SALT = 0x5eed_fa11;
+/** The backdrop draws from a stream of its own: adding it (v2) left every other draw, and so every v1 label, as it was. */
+const BACKDROP_SALT = 0x0bac_d201;
 
 const GLASSES_SHARE = 0.3;
 const HAT_SHARE = 0.15;
@@ -31,6 +34,9 @@ const HAIR_COLORS: Record<FaceLabels['hairColor'], { share: number; colors: stri
 
 /** Plain light backdrops, like the wall behind a passport photo. */
 const BACKGROUNDS = ['#e8eef2', '#f2ede4', '#e6f0e6', '#efe6ee', '#f4f4f4', '#e3e8f4'];
+const VARIED_BACKGROUND_SHARE = 0.4;
+/** Colours of busy backdrops (a room, a street, foliage): saturated and darker than the plain walls. */
+const SCENE_COLORS = ['#2e6b8a', '#8a3b2e', '#3f7d3a', '#c98a2b', '#5b3f8a', '#1f4f4a', '#a0526d', '#6d6a2e', '#304060', '#b86a3c'];
 
 /** Square crop of facesjs's 400×600 canvas around the head, so the face fills the frame like an aligned photo crop. */
 export const FACE_CROP = { x: 5, y: 120, size: 390 } as const;
@@ -43,7 +49,8 @@ export interface CartoonFace {
 interface FaceDraw {
   face: FaceConfig;
   labels: FaceLabels;
-  background: string;
+  /** SVG elements drawn behind the face. */
+  backdrop: string;
 }
 
 /** The facesjs face object and labels of face #index (no SVG: cheap enough to scan tens of thousands). */
@@ -56,10 +63,22 @@ export function cartoonLabels(index: number): FaceLabels {
   return drawFace(index).labels;
 }
 
-/** Face #index of the cartoon universe: its labels and its framed SVG (square, plain background). */
+/** Face #index of the cartoon universe: its labels and its framed SVG (square, plain or varied background). */
 export function cartoonFace(index: number): CartoonFace {
-  const { face, labels, background } = drawFace(index);
-  return { labels, svg: frameSvg(faceToSvgString(face), background) };
+  const { face, labels, backdrop } = drawFace(index);
+  return { labels, svg: frameSvg(faceToSvgString(face), backdrop) };
+}
+
+/** Faces are rasterised at 128 px (or the next multiple of 128 above the resolution) and resized down from there. */
+export function cartoonRenderSize(resolution: number): number {
+  return Math.max(128, Math.ceil(resolution / 128) * 128);
+}
+
+/** Rasterises face #index to an opaque size × size RGB PNG. */
+export async function renderCartoonPng(index: number, size: number): Promise<Buffer> {
+  const { svg } = cartoonFace(index);
+  const sized = svg.replace('<svg ', `<svg width="${size}" height="${size}" `);
+  return sharp(Buffer.from(sized)).flatten({ background: '#ffffff' }).png().toBuffer();
 }
 
 function drawFace(index: number): FaceDraw {
@@ -73,7 +92,7 @@ function drawFace(index: number): FaceDraw {
   const accessoryId = random() < HAT_SHARE ? pick(random, HAT_IDS) : 'none';
   const facialHairId = gender === 'male' && random() < FACIAL_HAIR_SHARE_OF_MEN ? pick(random, FACIAL_HAIR_IDS) : 'none';
   const hairColor = pickHairColor(random);
-  const background = pick(random, BACKGROUNDS);
+  const plainColor = pick(random, BACKGROUNDS);
 
   const face = withMathRandom(random, () =>
     generate(
@@ -88,7 +107,39 @@ function drawFace(index: number): FaceDraw {
   );
   // Bald heads would show their hair colour only in the eyebrows; give them short hair instead.
   if (face.hair.id === 'bald') face.hair.id = 'short-bald';
-  return { face, labels: labelsOf(face, gender), background };
+  const backdropRandom = mulberry32(mixSeed(index ^ BACKDROP_SALT));
+  const background: FaceLabels['background'] = backdropRandom() < VARIED_BACKGROUND_SHARE ? 'varied' : 'plain';
+  const backdrop = background === 'varied' ? variedBackdrop(backdropRandom, index) : plainBackdrop(plainColor);
+  return { face, labels: labelsOf(face, gender, background), backdrop };
+}
+
+function plainBackdrop(color: string): string {
+  const { x, y, size } = FACE_CROP;
+  return `<rect x="${x}" y="${y}" width="${size}" height="${size}" fill="${color}"/>`;
+}
+
+/** A gradient and a few overlapping shapes in scene colours: clutter behind the head, like a photo taken anywhere. */
+function variedBackdrop(random: () => number, index: number): string {
+  const { x, y, size } = FACE_CROP;
+  const at = (offset: number) => Math.round(offset + random() * size);
+  const id = `backdrop-${index}`;
+  const [from, to] = [pick(random, SCENE_COLORS), pick(random, SCENE_COLORS)];
+  const elements = [
+    `<defs><linearGradient id="${id}" x1="0" y1="0" x2="${random().toFixed(2)}" y2="1">` +
+      `<stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs>`,
+    `<rect x="${x}" y="${y}" width="${size}" height="${size}" fill="url(#${id})"/>`,
+  ];
+  const shapes = 4 + Math.floor(random() * 4);
+  for (let shape = 0; shape < shapes; shape++) {
+    const color = pick(random, SCENE_COLORS);
+    const extent = Math.round(40 + random() * 140);
+    elements.push(
+      random() < 0.5
+        ? `<rect x="${at(x) - extent / 2}" y="${at(y) - extent / 2}" width="${extent}" height="${Math.round(extent * (0.3 + random()))}" fill="${color}"/>`
+        : `<circle cx="${at(x)}" cy="${at(y)}" r="${Math.round(extent / 2)}" fill="${color}"/>`,
+    );
+  }
+  return elements.join('');
 }
 
 function pickHairColor(random: () => number): string {
@@ -102,7 +153,7 @@ function pickHairColor(random: () => number): string {
 }
 
 /** Labels read back from what the face object will draw. */
-function labelsOf(face: FaceConfig, gender: FaceLabels['gender']): FaceLabels {
+function labelsOf(face: FaceConfig, gender: FaceLabels['gender'], background: FaceLabels['background']): FaceLabels {
   return {
     gender,
     glasses: face.glasses.id !== 'none',
@@ -110,6 +161,7 @@ function labelsOf(face: FaceConfig, gender: FaceLabels['gender']): FaceLabels {
     hat: HAT_IDS.includes(face.accessories.id),
     skinTone: skinToneOf(face.body.color),
     hairColor: hairColorOf(face.hair.color),
+    background,
   };
 }
 
@@ -137,14 +189,13 @@ function lumaOf(hex: string): number {
   return 0.299 * r + 0.587 * g + 0.114 * b;
 }
 
-/** Crops facesjs's SVG to the head and puts a plain background behind it; width/height are set at render time. */
-function frameSvg(svg: string, background: string): string {
+/** Crops facesjs's SVG to the head and puts the backdrop behind it; width/height are set at render time. */
+function frameSvg(svg: string, backdrop: string): string {
   const { x, y, size } = FACE_CROP;
   const openTagEnd = svg.indexOf('>');
   const openTag = svg
     .slice(0, openTagEnd)
     .replace(/\s(width|height|viewBox|preserveAspectRatio)="[^"]*"/g, '')
     .concat(` viewBox="${x} ${y} ${size} ${size}" preserveAspectRatio="xMidYMid slice">`);
-  const backdrop = `<rect x="${x}" y="${y}" width="${size}" height="${size}" fill="${background}"/>`;
   return `${openTag}\n${backdrop}${svg.slice(openTagEnd + 1)}`;
 }

@@ -1,40 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { encodeGridPng, toUint8, writeNormalizedPixels } from './image';
-
-async function solidPng(width: number, height: number, rgba: { r: number; g: number; b: number; alpha: number }) {
-  return sharp({ create: { width, height, channels: 4, background: rgba } }).png().toBuffer();
-}
-
-describe('writeNormalizedPixels', () => {
-  it('resizes to resolution² RGB and scales bytes by x / 127.5 − 1', async () => {
-    const target = new Float32Array(2 + 32 * 32 * 3).fill(99);
-    await writeNormalizedPixels(await solidPng(128, 100, { r: 255, g: 0, b: 51, alpha: 1 }), 32, target, 2);
-    expect(target[0]).toBe(99);
-    expect(target[1]).toBe(99);
-    const pixels = target.subarray(2);
-    for (let i = 0; i < pixels.length; i += 3) {
-      expect([pixels[i], pixels[i + 1], pixels[i + 2]]).toEqual([1, -1, Math.fround(51 / 127.5 - 1)]);
-    }
-  });
-
-  it('drops alpha onto the background', async () => {
-    const target = new Float32Array(8 * 8 * 3);
-    await writeNormalizedPixels(await solidPng(16, 16, { r: 0, g: 0, b: 0, alpha: 0 }), 8, target, 0, '#ffffff');
-    expect(Math.min(...target)).toBe(1);
-  });
-
-  it('antialiases when shrinking: a fine checkerboard becomes mid-gray', async () => {
-    const size = 64;
-    const board = Buffer.alloc(size * size * 3);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) board.fill((x + y) % 2 ? 255 : 0, (y * size + x) * 3, (y * size + x) * 3 + 3);
-    const png = await sharp(board, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-    const target = new Float32Array(16 * 16 * 3);
-    await writeNormalizedPixels(png, 16, target, 0);
-    const interior = target.subarray((4 * 16 + 4) * 3, (4 * 16 + 12) * 3);
-    for (const value of interior) expect(Math.abs(value)).toBeLessThan(0.1);
-  });
-});
+import { encodeGridPng, toUint8 } from './image';
 
 describe('toUint8', () => {
   it('maps [-1, 1] to [0, 255] and clamps the rest', () => {

@@ -1,28 +1,6 @@
 import sharp from 'sharp';
 import type { GridOptions } from './types';
 
-/** Decodes an image, drops alpha onto `background`, resizes (lanczos3) to resolution², and writes it as x / 127.5 − 1 (HWC) into `target` at `offset`. */
-export async function writeNormalizedPixels(
-  encoded: Buffer,
-  resolution: number,
-  target: Float32Array,
-  offset: number,
-  background = '#ffffff',
-): Promise<void> {
-  const pixels = await sharp(encoded)
-    .flatten({ background })
-    .resize(resolution, resolution, { kernel: 'lanczos3', fit: 'fill' })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer();
-  const expected = resolution * resolution * 3;
-  if (pixels.length !== expected) {
-    throw new Error(`decoded ${pixels.length} bytes, expected ${expected} (${resolution}×${resolution} RGB)`);
-  }
-  for (let i = 0; i < expected; i++) target[offset + i] = pixels[i] / 127.5 - 1;
-}
-
 /** Maps values in [-1, 1] to bytes in [0, 255], clamping whatever lies outside (e.g. a generator's overshoot). */
 export function toUint8(values: Float32Array): Uint8Array {
   const bytes = new Uint8Array(values.length);

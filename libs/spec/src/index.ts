@@ -1,6 +1,11 @@
 export type {
   BackendName,
+  Composition,
+  CompositionPart,
   DatasetSettings,
+  DatasetSource,
+  LabelRange,
+  LabelValue,
   EngineSettings,
   LabelFilter,
   ModelSettings,
@@ -12,3 +17,4 @@ export { SpecError, type SpecIssue } from './errors';
 export { loadSpec, parseSpec, type LoadedSpec } from './parse';
 export { formatVariantTable, variantId, withBackend, type Variant } from './variants';
 export { SWEEPABLE_PATHS, specSchema, specSchemaPath } from './schema';
+export { CELEBA_ATTRIBUTES, SOURCE_LABELS, compositionCounts, isLabelRange, type LabelValues } from './sources';

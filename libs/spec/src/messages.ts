@@ -20,6 +20,8 @@ interface SubSchema {
   exclusiveMinimum?: number;
   exclusiveMaximum?: number;
   multipleOf?: number;
+  anyOf?: SubSchema[];
+  $ref?: string;
 }
 
 const EXPERIMENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]*$';
@@ -36,7 +38,8 @@ export function describeSchemaErrors(errors: readonly ErrorObject[], data: unkno
     } else if (error.keyword === 'required') {
       const key = String(error.params.missingProperty);
       findings.push({ path: [...path, key], at: 'parent', message: `missing required key "${key}"` });
-    } else if (!valueErrors.has(error.instancePath)) {
+    } else if (error.keyword === 'anyOf' || !valueErrors.has(error.instancePath)) {
+      // anyOf: its branches failed one by one; the anyOf error itself names all the alternatives.
       // A value can break several rules (type and range...); one message states them all.
       valueErrors.set(error.instancePath, error);
     }
@@ -60,7 +63,7 @@ function unknownKeyMessage(parent: Segment[], key: string, parentSchema: unknown
   return `unknown key "${key}"${where}${didYouMean(key, allowed)} (allowed: ${allowed.join(', ')})`;
 }
 
-function didYouMean(key: string, candidates: readonly string[]): string {
+export function didYouMean(key: string, candidates: readonly string[]): string {
   const close = candidates.find((candidate) => editDistance(key.toLowerCase(), candidate.toLowerCase()) <= 2);
   return close ? `, did you mean "${close}"?` : '';
 }
@@ -102,6 +105,7 @@ function formatFound(value: unknown): string {
 }
 
 function describeRule(schema: SubSchema): string {
+  if (schema.anyOf) return `must be ${listAlternatives(schema.anyOf.map(describeAlternative))}`;
   if (schema.enum) return `must be one of: ${schema.enum.map((option) => String(option)).join(', ')}`;
   // `["object", "null"]`: null is allowed, so the rule is about the other type.
   const type = Array.isArray(schema.type) ? schema.type.find((name) => name !== 'null') : schema.type;
@@ -123,6 +127,27 @@ function describeRule(schema: SubSchema): string {
     default:
       return 'is not allowed here';
   }
+}
+
+/** A branch of an anyOf, as a noun: `an integer`, `a range {min, max}`. */
+function describeAlternative(branch: SubSchema): string {
+  if (branch.$ref?.endsWith('/labelRange')) return 'a range {min, max}';
+  switch (branch.type) {
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'true/false';
+    case 'integer':
+      return 'an integer';
+    case 'number':
+      return 'a number';
+    default:
+      return branch.$ref ? (branch.$ref.split('/').pop() as string) : 'something else';
+  }
+}
+
+function listAlternatives(alternatives: string[]): string {
+  return alternatives.length < 2 ? alternatives.join('') : `${alternatives.slice(0, -1).join(', ')} or ${alternatives[alternatives.length - 1]}`;
 }
 
 function numberRule(schema: SubSchema): string {

@@ -6,6 +6,7 @@ import { describeSchemaErrors, type Finding } from './messages';
 import { formatPath, type Segment } from './paths';
 import { resolvedSettingsErrors, specDocumentErrors } from './schema';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
+import { datasetFindings } from './sources';
 import { expandSweep, type Expansion, type Variant } from './variants';
 import { YamlLocator } from './yaml-locator';
 
@@ -123,7 +124,7 @@ function overlappingSweepPaths(paths: readonly string[]): Finding[] {
   });
 }
 
-/** Checks every resolved variant: the schema again, batchSize against the dataset size, no two alike. */
+/** Checks every resolved variant: the schema again, the dataset against its source, batchSize against the dataset size, no two alike. */
 function checkVariants(
   expansions: readonly Expansion[],
   sweep: Record<string, readonly unknown[]>,
@@ -137,10 +138,13 @@ function checkVariants(
       const item: Segment[] = ['sweep', sweepPath, choices[position]];
       if (dotted === sweepPath) return { path: item, swept: true };
       if (dotted.startsWith(`${sweepPath}.`)) {
-        const rest = dotted.slice(sweepPath.length + 1).split('.');
+        const rest = dotted
+          .slice(sweepPath.length + 1)
+          .split('.')
+          .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
         const value = sweep[sweepPath][choices[position]];
         // A swept section only sets the keys it names; `where` filters are replaced whole.
-        if (sweepPath === 'dataset.where' || (value as Record<string, unknown>)[rest[0]] !== undefined) {
+        if (sweepPath === 'dataset.where' || (value as Record<string | number, unknown>)[rest[0]] !== undefined) {
           return { path: [...item, ...rest], swept: true };
         }
       }
@@ -152,7 +156,10 @@ function checkVariants(
   const seen = new Map<string, Expansion>();
   for (const expansion of expansions) {
     const { settings } = expansion.variant;
-    for (const finding of describeSchemaErrors(resolvedSettingsErrors(settings), settings)) {
+    const schemaFindings = describeSchemaErrors(resolvedSettingsErrors(settings), settings);
+    // The dataset checks assume a well-formed section.
+    const sourceFindings = schemaFindings.length ? [] : datasetFindings(settings.dataset);
+    for (const finding of [...schemaFindings, ...sourceFindings]) {
       findings.push({ ...finding, path: sourceOf(finding.path, expansion.choices).path });
     }
 

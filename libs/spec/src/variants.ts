@@ -29,9 +29,15 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Dataset settings added after ids were first stored: at these values they are left out of the hash, so older runs keep their ids. */
+const LATER_DATASET_DEFAULTS: Readonly<Record<string, unknown>> = { channels: 3, flip: false, crop: 'center' };
+
 /** Hash of what a variant is. The engine is left out: the backend is how a variant is trained, not what. */
 export function variantId(settings: Settings): string {
-  const { dataset, model, train } = settings;
+  const { model, train } = settings;
+  const dataset = Object.fromEntries(
+    Object.entries(settings.dataset).filter(([key, value]) => !(key in LATER_DATASET_DEFAULTS) || LATER_DATASET_DEFAULTS[key] !== value),
+  );
   return createHash('sha256').update(canonicalJson({ dataset, model, train })).digest('hex').slice(0, 12);
 }
 

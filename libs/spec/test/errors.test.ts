@@ -42,7 +42,11 @@ describe('spec errors', () => {
     ['train: { learningRate: 1.5 }', 'learningRate 1.5 must be a number, greater than 0 and less than 1'],
     ['train: { epochs: 2.5 }', 'epochs 2.5 must be an integer, at least 1'],
     ['engine: { backend: cuda }', 'backend "cuda" must be one of: auto, tensorflow, webgpu, wasm, cpu'],
-    ['dataset: { source: photos }', 'source "photos" must be one of: cartoon'],
+    ['dataset: { source: photos }', 'source "photos" must be one of: cartoon, utkface, celeba, folder'],
+    ['dataset: { channels: 2 }', 'channels 2 must be one of: 3, 1'],
+    ['dataset: { crop: square }', 'crop "square" must be one of: center, face'],
+    ['dataset: { source: utkface, path: x, where: { age: old } }', 'age "old" must be an integer or a range {min, max}'],
+    ['dataset: { source: folder, path: x, where: { smile: [1, 2] } }', 'smile [1,2] must be text, a number, true/false or a range {min, max}'],
     ['dataset: { where: { glasses: yes } }', 'glasses "yes" must be true or false'],
     ['dataset: { size: }', 'size is empty but must be an integer, at least 1'],
     ['model: 3', 'model 3 must be a map with keys from: resolution, width, dropout, latentDim'],
@@ -91,13 +95,22 @@ describe('spec errors', () => {
     ]);
   });
 
-  it('points at an unknown label inside where', () => {
+  it('points at a label the source does not have, listing its labels', () => {
     const text = yaml('experiment: a', 'dataset:', '  where:', '    gender: male', '    beard: true');
-    const [issue] = issuesOf(text);
-    expect(issue).toMatchObject({ line: 5, column: 5, path: 'dataset.where.beard' });
-    expect(issue.message).toBe(
-      'unknown key "beard" in dataset.where (allowed: gender, glasses, facialHair, hat, skinTone, hairColor)',
-    );
+    expect(issuesOf(text)).toEqual([
+      {
+        file: 'spec.yaml',
+        line: 5,
+        column: 5,
+        path: 'dataset.where.beard',
+        message: '"beard" is not a label of source cartoon (labels: gender, glasses, facialHair, hat, skinTone, hairColor, background)',
+      },
+    ]);
+    const utk = yaml('experiment: a', 'dataset:', '  source: utkface', '  path: photos', '  where: { glasses: true, Age: 3 }');
+    expect(issuesOf(utk).map((issue) => [issue.path, issue.message])).toEqual([
+      ['dataset.where.glasses', '"glasses" is not a label of source utkface (labels: age, gender, race)'],
+      ['dataset.where.Age', '"Age" is not a label of source utkface, did you mean "age"? (labels: age, gender, race)'],
+    ]);
   });
 
   it('points at an unknown sweep path and names the sweepable ones', () => {

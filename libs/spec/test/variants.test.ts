@@ -24,10 +24,10 @@ describe('parseSpec', () => {
     expect(spec.text).toBe(QUICKSTART);
     expect(spec.hash).toBe(createHash('sha256').update(QUICKSTART).digest('hex'));
     expect(spec.base).toEqual({
-      dataset: { source: 'cartoon', size: 256, where: { gender: 'male' }, seed: 1 },
+      dataset: { source: 'cartoon', size: 256, where: { gender: 'male' }, seed: 1, channels: 3, flip: false, crop: 'center' },
       model: { resolution: 32, width: 0.25, dropout: 0.25, latentDim: 100 },
       train: { epochs: 4, batchSize: 32, learningRate: 0.00015, beta1: 0.5, seed: 1, logEvery: 10 },
-      engine: { backend: 'auto' },
+      engine: { backend: 'auto', checkpointEvery: 5 },
     });
     expect(spec.sweep).toEqual({ 'dataset.where': [{ gender: 'male' }, {}], 'train.seed': [1, 2] });
   });
@@ -144,6 +144,7 @@ describe('variant ids', () => {
 
   it('leave the backend out but change with what the variant is', () => {
     expect(ids('experiment: a\nengine: { backend: cpu }\n')).toEqual(ids('experiment: a\n'));
+    expect(ids('experiment: a\nengine: { checkpointEvery: 1 }\n')).toEqual(ids('experiment: a\n'));
     expect(ids('experiment: a\ntrain: { seed: 2 }\n')).not.toEqual(ids('experiment: a\n'));
     expect(ids('experiment: a\ndataset: { where: { glasses: false } }\n')).not.toEqual(ids('experiment: a\n'));
   });
