@@ -1,9 +1,16 @@
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { loadDataset } from '@facegan/data';
-import { initBackend, trainVariant } from '@facegan/engine';
-import { formatVariantTable, loadSpec, withBackend, type BackendName, type Variant } from '@facegan/spec';
+import {
+  checkpointFitsSettings,
+  initBackend,
+  isResumableCheckpoint,
+  readCheckpointState,
+  trainVariant,
+  type BackendInfo,
+} from '@facegan/engine';
+import { formatVariantTable, loadSpec, withBackend, type BackendName, type Settings, type Variant } from '@facegan/spec';
 import { EPOCH_SUMMARY_STEP, openStore, type MetricRow, type RunRecord, type Store } from '@facegan/store';
-import { createProgress } from './progress';
+import { createProgress, type Progress } from './progress';
 
 export interface SweepOptions {
   spec: string;
@@ -12,26 +19,41 @@ export interface SweepOptions {
   backend?: BackendName;
   dryRun?: boolean;
   retryFailed?: boolean;
+  /** Resuming is what running a spec again does anyway; the flag only says so. */
+  resume?: boolean;
   quiet?: boolean;
 }
 
-/** Trains every variant of the spec that is not done yet. Resolves to the process exit code. */
+/** A checkpoint a run can continue from. */
+interface ResumePoint {
+  epoch: number;
+  folder: string;
+}
+
+type Plan =
+  | { action: 'skip'; variant: Variant; run: RunRecord; reason: string; failure: boolean }
+  | { action: 'train'; variant: Variant; run: RunRecord; resume: ResumePoint | null };
+
+/**
+ * Trains every variant of the spec that is not done yet; a variant a killed sweep left running goes
+ * on from its last checkpoint. Resolves to the process exit code.
+ */
 export async function runSweep(options: SweepOptions): Promise<number> {
   const spec = loadSpec(options.spec);
   const variants = options.backend
     ? spec.variants.map((v) => ({ ...v, settings: withBackend(v.settings, options.backend as BackendName) }))
     : spec.variants;
-  const log = (line: string) => {
-    if (!options.quiet) process.stdout.write(`${line}\n`);
-  };
-
-  log(`${spec.name}: ${variants.length} variant${variants.length === 1 ? '' : 's'} from ${spec.file}`);
+  if (!options.quiet) {
+    process.stdout.write(`${spec.name}: ${variants.length} variant${variants.length === 1 ? '' : 's'} from ${spec.file}\n`);
+  }
   if (options.dryRun) {
     process.stdout.write(`${formatVariantTable(variants)}\n`);
     return 0;
   }
 
   const store = await openStore(options.db);
+  // checkpoints live next to the database: <db folder>/<experiment>/<variant>/epoch-NNNN
+  const runsFolder = dirname(resolve(options.db));
   try {
     const experiment = await store.upsertExperiment({
       name: spec.name,
@@ -40,7 +62,7 @@ export async function runSweep(options: SweepOptions): Promise<number> {
       specHash: spec.hash,
       specFile: spec.file,
     });
-    const runs: Array<{ variant: Variant; run: RunRecord }> = [];
+    const plans: Plan[] = [];
     for (const variant of variants) {
       const run = await store.ensureRun({
         experimentId: experiment.id,
@@ -48,67 +70,135 @@ export async function runSweep(options: SweepOptions): Promise<number> {
         label: variant.label,
         settings: variant.settings as unknown as Record<string, unknown>,
       });
-      runs.push({ variant, run });
+      plans.push(await planRun(store, run, variant, options, runsFolder));
     }
 
-    const progress = createProgress({ quiet: options.quiet ?? false, total: runs.length });
+    const progress = createProgress({
+      quiet: options.quiet ?? false,
+      variants: plans.length,
+      epochs: plans.reduce((sum, p) => sum + (p.action === 'train' ? p.variant.settings.train.epochs - (p.resume?.epoch ?? 0) : 0), 0),
+    });
+    const backends = new Map<BackendName, BackendInfo>();
+    const context: TrainContext = {
+      store,
+      progress,
+      cacheDir: options.cache ?? join(runsFolder, 'cache'),
+      specFolder: dirname(resolve(spec.file)),
+      runsFolder,
+      checkpointFolder: (variant) => join(runsFolder, experiment.name, variant.id),
+      backend: async (name) => {
+        let info = backends.get(name);
+        if (!info) {
+          info = await initBackend(name);
+          backends.set(name, info);
+          progress.log(describeBackend(name, info));
+        }
+        return info;
+      },
+    };
+
     let failures = 0;
-    for (const { variant, run } of runs) {
-      if (run.status === 'done' || run.status === 'diverged') {
-        log(`skip ${variant.id} ${variant.label}: ${run.status}`);
-        progress.variantSkipped();
+    for (const plan of plans) {
+      if (plan.action === 'skip') {
+        progress.variantSkipped(plan.variant, plan.reason);
+        if (plan.failure) failures += 1;
         continue;
       }
-      if (run.status === 'failed' && !options.retryFailed) {
-        log(`skip ${variant.id} ${variant.label}: failed before (--retry-failed to train it again): ${run.error ?? ''}`);
-        progress.variantSkipped();
-        failures += 1;
-        continue;
-      }
-      const ok = await trainOne(store, run, variant, { ...options, specDir: dirname(resolve(spec.file)) }, progress);
-      if (!ok) failures += 1;
+      if (!(await trainOne(context, plan.run, plan.variant, plan.resume))) failures += 1;
     }
     progress.stop();
-    log(`done: ${runs.length - failures}/${runs.length} variants trained or skipped; database ${options.db}`);
+    // the summary, even with --quiet
+    process.stdout.write(`done: ${plans.length - failures}/${plans.length} variants trained or skipped; database ${options.db}\n`);
     return failures > 0 ? 1 : 0;
   } finally {
     await store.close();
   }
 }
 
-async function trainOne(
-  store: Store,
-  run: RunRecord,
-  variant: Variant,
-  options: SweepOptions & { specDir: string },
-  progress: ReturnType<typeof createProgress>,
-): Promise<boolean> {
+async function planRun(store: Store, run: RunRecord, variant: Variant, options: SweepOptions, runsFolder: string): Promise<Plan> {
+  if (run.status === 'done') return { action: 'skip', variant, run, reason: 'done', failure: false };
+  if (run.status === 'diverged') {
+    return { action: 'skip', variant, run, reason: `diverged${run.error ? ` (${run.error})` : ''}`, failure: false };
+  }
+  if (run.status === 'failed' && !options.retryFailed) {
+    const reason = `failed before (--retry-failed to train it again): ${run.error ?? ''}`;
+    return { action: 'skip', variant, run, reason, failure: true };
+  }
+  return { action: 'train', variant, run, resume: await resumePoint(store, run, variant.settings, runsFolder) };
+}
+
+/**
+ * The newest recorded checkpoint of the run that is whole on disk and belongs to these settings; null
+ * when there is none (the run then starts again from epoch 1).
+ */
+async function resumePoint(store: Store, run: RunRecord, settings: Settings, runsFolder: string): Promise<ResumePoint | null> {
+  const checkpoints = await store.listCheckpoints(run.id);
+  for (const checkpoint of checkpoints.reverse()) {
+    const folder = resolve(runsFolder, checkpoint.path);
+    if (checkpoint.epoch > run.epochsDone || !isResumableCheckpoint(folder)) continue;
+    try {
+      const state = readCheckpointState(folder);
+      if (state.epoch === checkpoint.epoch && checkpointFitsSettings(state, settings)) return { epoch: checkpoint.epoch, folder };
+    } catch {
+      // unreadable state: an older checkpoint may still do
+    }
+  }
+  return null;
+}
+
+interface TrainContext {
+  store: Store;
+  progress: Progress;
+  cacheDir: string;
+  specFolder: string;
+  runsFolder: string;
+  checkpointFolder(variant: Variant): string;
+  backend(name: BackendName): Promise<BackendInfo>;
+}
+
+async function trainOne(context: TrainContext, run: RunRecord, variant: Variant, resume: ResumePoint | null): Promise<boolean> {
+  const { store, progress } = context;
   const { settings } = variant;
   try {
-    const engine = await initBackend(settings.engine.backend);
+    const engine = await context.backend(settings.engine.backend);
     const dataset = await loadDataset(settings.dataset, {
       resolution: settings.model.resolution,
-      cacheDir: options.cache ?? join(dirname(options.db), 'cache'),
-      baseDir: options.specDir,
+      cacheDir: context.cacheDir,
+      baseDir: context.specFolder,
     });
     await store.setDatasetSummary(run.id, dataset.summary as unknown as Record<string, unknown>);
+    // what was committed after the checkpoint is trained again: forget it, so each epoch is recorded once
+    await store.rewindRun(run.id, resume?.epoch ?? 0);
+    if (resume) {
+      progress.log(`resuming ${variant.id} ${variant.label} from epoch ${resume.epoch} (its last checkpoint)`);
+    } else if (run.epochsDone > 0) {
+      progress.log(`restarting ${variant.id} ${variant.label}: no checkpoint to resume from, epochs 1-${run.epochsDone} train again`);
+    }
     await store.startRun(run.id, engine);
-    progress.variantStarted(variant, settings.train.epochs, engine.device);
+    progress.variantStarted(variant, { epochs: settings.train.epochs, startEpoch: (resume?.epoch ?? 0) + 1, device: engine.device });
 
     // Step rows wait for their epoch: an epoch's rows and grid commit together or not at all.
     let stepRows: MetricRow[] = [];
-    const result = await trainVariant(settings, dataset, {
-      onStep: (p) => {
-        progress.step(p);
-        stepRows.push(...metricRows(p.metrics, p.epoch, p.globalStep));
+    const result = await trainVariant(
+      settings,
+      dataset,
+      {
+        onStep: (p) => {
+          progress.step(p);
+          stepRows.push(...metricRows(p.metrics, p.epoch, p.globalStep));
+        },
+        onEpoch: async (r) => {
+          const rows = [...stepRows, ...metricRows(r.metrics, r.epoch, EPOCH_SUMMARY_STEP)];
+          stepRows = [];
+          await store.commitEpoch(run.id, r.epoch, rows, r.gridPng);
+          progress.epoch(r.epoch, r.metrics);
+        },
+        onCheckpoint: async (c) => {
+          await store.recordCheckpoint(run.id, { epoch: c.epoch, globalStep: c.globalStep, path: relative(context.runsFolder, c.folder) });
+        },
       },
-      onEpoch: async (r) => {
-        const rows = [...stepRows, ...metricRows(r.metrics, r.epoch, EPOCH_SUMMARY_STEP)];
-        stepRows = [];
-        await store.commitEpoch(run.id, r.epoch, rows, r.gridPng);
-        progress.epoch(r.epoch, r.metrics);
-      },
-    });
+      { checkpointFolder: context.checkpointFolder(variant), resumeFrom: resume?.folder },
+    );
 
     if (result.status === 'diverged') {
       await store.finishRun(run.id, 'diverged', `NaN or Inf loss at epoch ${result.epoch}`);
@@ -117,7 +207,7 @@ async function trainOne(
     }
     if (result.status === 'aborted') {
       await store.finishRun(run.id, 'failed', `aborted at epoch ${result.epoch}`);
-      progress.variantFinished(variant, 'aborted');
+      progress.variantFinished(variant, 'aborted', true);
       return false;
     }
     await store.finishRun(run.id, 'done');
@@ -126,9 +216,17 @@ async function trainOne(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await store.finishRun(run.id, 'failed', message);
-    progress.variantFinished(variant, `failed: ${message}`);
+    progress.variantFinished(variant, `failed: ${message}`, true);
     return false;
   }
+}
+
+/** `backend wasm on wasm simd, 1 thread (auto; passed over tensorflow-gpu: …)`. */
+export function describeBackend(requested: BackendName, info: BackendInfo): string {
+  const choice = `backend ${info.backend} on ${info.device}`;
+  if (requested !== 'auto') return choice;
+  const passedOver = info.passedOver?.length ? `; passed over ${info.passedOver.join('; ')}` : '';
+  return `${choice} (auto${passedOver})`;
 }
 
 function metricRows(metrics: Record<string, number>, epoch: number, step: number): MetricRow[] {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,4 +25,23 @@ export function runCli(args: string[], options: { env?: Record<string, string> }
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Starts the runner CLI as a child process and hands it back running (to kill it), with its result to come. */
+export function startCli(args: string[]): { child: ChildProcess; result: Promise<CliResult & { signal: NodeJS.Signals | null }> } {
+  const child = spawn(
+    join(workspaceRoot, 'node_modules', '.bin', 'tsx'),
+    ['--tsconfig', 'tsconfig.base.json', 'apps/runner/src/main.ts', ...args],
+    // detached: its own process group, so a kill reaches tsx's node child too
+    { cwd: workspaceRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => (stdout += chunk));
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  const result = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, result };
 }

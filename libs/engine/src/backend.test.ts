@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { initBackend } from './backend';
 import { randomDataset, tinySettings } from './test-fixtures';
 import { createTrainer } from './trainer';
+import { NO_ADAPTER_MESSAGE, probeWebGpu } from './webgpu/index';
 
 /** tfjs-node(-gpu) are optional dependencies: where one installed, 'tensorflow' works and 'auto' picks it. */
 const tensorflowInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((name) => {
@@ -27,13 +28,27 @@ describe('initBackend', () => {
     await expect(error).rejects.toThrow(/libtensorflow/);
   });
 
-  it("'webgpu' is not available yet", async () => {
-    await expect(initBackend('webgpu')).rejects.toThrow(/not available yet/);
+  it("'webgpu' starts WebGPU through Dawn and says when the adapter is a CPU one; without an adapter it says what to install", async () => {
+    const probe = await probeWebGpu();
+    if (!probe.ok) {
+      await expect(initBackend('webgpu')).rejects.toThrow(NO_ADAPTER_MESSAGE);
+      return;
+    }
+    const warnings: string[] = [];
+    const info = await initBackend('webgpu', { warn: (message) => warnings.push(message) });
+    expect(info).toEqual({ backend: 'webgpu', device: probe.device });
+    expect(tf.getBackend()).toBe('webgpu');
+    const sum = tf.add(tf.tensor([1, 2]), 1);
+    expect(Array.from(await sum.data())).toEqual([2, 3]);
+    sum.dispose();
+    expect(warnings).toEqual(probe.isSoftware ? [expect.stringMatching(/CPU implementation.*no faster than 'wasm'/)] : []);
+    await tf.setBackend('cpu');
   });
 
   it("'cpu' works and warns that it is too slow", async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await initBackend('cpu')).toEqual({ backend: 'cpu', device: 'cpu (plain JavaScript)' });
+    expect(await initBackend('cpu', { warn: () => {} })).toEqual({ backend: 'cpu', device: 'cpu (plain JavaScript)' });
     expect(tf.getBackend()).toBe('cpu');
     expect(String(stderr.mock.calls[0][0])).toMatch(/too slow/);
   });
@@ -47,8 +62,18 @@ describe('initBackend', () => {
     sum.dispose();
 
     await tf.setBackend('cpu');
-    expect(await initBackend('auto')).toEqual(wasm);
+    const auto = await initBackend('auto');
+    expect(auto).toEqual({ ...wasm, passedOver: expect.any(Array) });
     expect(tf.getBackend()).toBe('wasm');
+    // it says why it passed over each faster backend
+    const [tensorflowGpu, webgpu, tensorflowCpu] = auto.passedOver ?? [];
+    expect(tensorflowGpu).toBe('tensorflow-gpu: @tensorflow/tfjs-node-gpu not installed');
+    const probe = await probeWebGpu();
+    expect(webgpu).toBe(
+      probe.ok ? `webgpu: only a software adapter (${probe.device}), no faster than the CPU backends` : `webgpu: ${probe.reason}`,
+    );
+    expect(tensorflowCpu).toBe('tensorflow-cpu: @tensorflow/tfjs-node not installed');
+    expect(auto.passedOver).toHaveLength(3);
   });
 
   it('wasm trains: its gradient kernels are registered', async () => {

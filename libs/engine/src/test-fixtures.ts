@@ -8,10 +8,10 @@ import { seededRandom } from './random';
  */
 export function tinySettings(train: Partial<Settings['train']> = {}, width = 1 / 32): Settings {
   return {
-    dataset: { source: 'cartoon', size: 16, where: {}, seed: 1 },
+    dataset: { source: 'cartoon', size: 16, where: {}, seed: 1, channels: 3, flip: false, crop: 'center' },
     model: { resolution: 32, width, dropout: 0.25, latentDim: 32 },
     train: { epochs: 2, batchSize: 4, learningRate: 2e-4, beta1: 0.5, seed: 1, logEvery: 1, ...train },
-    engine: { backend: 'cpu' },
+    engine: { backend: 'cpu', checkpointEvery: 1 },
   };
 }
 
@@ -25,7 +25,21 @@ export function randomDataset(count: number, resolution = 32, seed = 1): Dataset
     count,
     images,
     items: [],
-    summary: { source: 'random', size: count, where: {}, seed, counts: {}, itemsHash: '' },
-    cache: { folder: '', rendered: 0, reused: 0 },
+    summary: {
+      source: 'random',
+      size: count,
+      images: count,
+      where: {},
+      seed,
+      channels: 3,
+      crop: 'center',
+      flip: false,
+      parts: [],
+      counts: {},
+      files: [],
+      itemsHash: '',
+      skipped: [],
+    },
+    cache: { folder: '', prepared: 0, reused: 0 },
   };
 }

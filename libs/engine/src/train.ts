@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { encodeGridPng } from '@facegan/data';
 import type { Dataset } from '@facegan/data';
 import type { Settings } from '@facegan/spec';
+import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoint } from './checkpoint/index';
 import { mixSeed, shuffledIndices } from './random';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
 
@@ -14,6 +15,8 @@ export interface StepProgress {
   globalStep: number;
   /** This step's metrics. */
   metrics: Record<string, number>;
+  /** Images per second over the epoch so far. */
+  imagesPerSecond: number;
 }
 
 export interface EpochReport {
@@ -24,11 +27,23 @@ export interface EpochReport {
   gridPng: Buffer;
 }
 
+export interface CheckpointReport {
+  epoch: number;
+  globalStep: number;
+  /** The checkpoint's folder: `<checkpointFolder>/epoch-NNNN`. */
+  folder: string;
+}
+
 export interface TrainHooks {
   /** Every train.logEvery steps and on the last step of each epoch. */
   onStep?(progress: StepProgress): void;
   /** After every epoch; training waits for it. */
   onEpoch(report: EpochReport): Promise<void>;
+  /**
+   * After a checkpoint is written (after that epoch's onEpoch); training waits for it. Once it
+   * resolves, the previous checkpoint is pruned to its generator: record the new one here.
+   */
+  onCheckpoint?(report: CheckpointReport): Promise<void>;
 }
 
 export type TrainResult =
@@ -39,8 +54,18 @@ export type TrainResult =
 export interface TrainOptions {
   /** Stops after the current step. */
   signal?: AbortSignal;
-  /** First epoch to train (1-based, default 1): epoch numbers, shuffles and latents continue from there. */
-  startEpoch?: number;
+  /**
+   * Writes a checkpoint into `<checkpointFolder>/epoch-NNNN/` every engine.checkpointEvery epochs and
+   * after the last; none without it.
+   */
+  checkpointFolder?: string;
+  /**
+   * A checkpoint folder to continue from: its weights, optimizer state and step count; training goes
+   * on at the epoch after it, with the shuffles and latents an uninterrupted run would have drawn.
+   */
+  resumeFrom?: string;
+  /** Passed to createTrainer (see TrainerOptions.deviceRandom). */
+  deviceRandom?: boolean;
 }
 
 /** The sample grid of the notebook: 4 rows of 7. */
@@ -61,10 +86,28 @@ export async function trainVariant(
   // the last partial batch is dropped; a dataset smaller than one batch trains on all of it
   const batchSize = Math.min(train.batchSize, dataset.count);
   const stepsPerEpoch = Math.max(1, Math.floor(dataset.count / train.batchSize));
-  const startEpoch = options.startEpoch ?? 1;
+  const { checkpointEvery } = settings.engine;
 
-  let globalStep = (startEpoch - 1) * stepsPerEpoch;
-  const trainer = createTrainer(settings, { globalStep });
+  const resumed = options.resumeFrom ? readCheckpointState(options.resumeFrom) : undefined;
+  if (resumed && resumed.globalStep !== resumed.epoch * stepsPerEpoch) {
+    throw new Error(
+      `${options.resumeFrom}: ${resumed.globalStep} steps after ${resumed.epoch} epochs, but this dataset gives ${stepsPerEpoch} steps an epoch`,
+    );
+  }
+  const startEpoch = (resumed?.epoch ?? 0) + 1;
+  let globalStep = resumed?.globalStep ?? 0;
+  // the random scheme is the backend's (device streams on webgpu): a run resumed on the same backend draws the
+  // latents the uninterrupted run would have
+  const trainer = createTrainer(settings, { globalStep, deviceRandom: options.deviceRandom });
+  let previousCheckpoint = options.resumeFrom;
+  if (options.resumeFrom) {
+    try {
+      await restoreCheckpoint(options.resumeFrom, trainer, settings);
+    } catch (error) {
+      trainer.dispose();
+      throw error;
+    }
+  }
   const gridLatents = tf.randomNormal(
     [GRID.rows * GRID.cols, model.latentDim],
     0,
@@ -81,12 +124,13 @@ export async function trainVariant(
       const order = shuffledIndices(dataset.count, mixSeed(shuffleSeeds, epoch));
       const sums: Record<string, number> = {};
       const started = performance.now();
+      const imagesPerSecond = (steps: number) => (steps * batchSize) / Math.max(1e-9, (performance.now() - started) / 1000);
 
       for (let step = 1; step <= stepsPerEpoch; step++) {
         const realImages = batchTensor(dataset, order.subarray((step - 1) * batchSize, step * batchSize));
         let metrics: StepMetrics;
         try {
-          metrics = trainer.step(realImages);
+          metrics = await trainer.stepAsync(realImages);
         } finally {
           realImages.dispose();
         }
@@ -96,7 +140,7 @@ export async function trainVariant(
         }
         for (const [name, value] of Object.entries(metrics)) sums[name] = (sums[name] ?? 0) + value;
         if (hooks.onStep && (step % train.logEvery === 0 || step === stepsPerEpoch)) {
-          hooks.onStep({ epoch, step, stepsPerEpoch, globalStep, metrics: { ...metrics } });
+          hooks.onStep({ epoch, step, stepsPerEpoch, globalStep, metrics: { ...metrics }, imagesPerSecond: imagesPerSecond(step) });
         }
         if (aborted()) return { status: 'aborted', epoch };
         // let timers, signals and I/O run: a step is synchronous and can take seconds
@@ -110,6 +154,13 @@ export async function trainVariant(
       metrics.epoch_seconds = epochSeconds;
       const gridPng = await sampleGrid(trainer, gridLatents, model.resolution);
       await hooks.onEpoch({ epoch, metrics, gridPng });
+
+      if (options.checkpointFolder && (epoch % checkpointEvery === 0 || epoch === train.epochs)) {
+        const folder = await writeCheckpoint(options.checkpointFolder, trainer, settings, epoch);
+        await hooks.onCheckpoint?.({ epoch, globalStep, folder });
+        if (previousCheckpoint && previousCheckpoint !== folder) pruneResumeState(previousCheckpoint);
+        previousCheckpoint = folder;
+      }
     }
     return { status: 'done', epochs: train.epochs };
   } finally {

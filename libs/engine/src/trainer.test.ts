@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTrainer, type Trainer } from './trainer';
+import { GpuDropout } from './webgpu/index';
 import { randomDataset, tinySettings } from './test-fixtures';
 
 const settings = tinySettings();
@@ -140,6 +141,34 @@ describe('createTrainer', () => {
     const first = weights(3);
     expect(weights(3)).toEqual(first);
     expect(weights(4)).not.toEqual(first);
+  });
+
+  it('deviceRandom: seeded GpuDropout layers keyed by seed and step, so two such trainers take identical steps; tfjs Dropout without', async () => {
+    const dropoutSeeds = (t: Trainer) =>
+      t.discriminator.layers.filter((layer) => layer instanceof GpuDropout).map((layer) => (layer as GpuDropout).seed);
+    trainer = createTrainer(settings, { deviceRandom: true });
+    expect(trainer.deviceRandom).toBe(true);
+    const seeds = dropoutSeeds(trainer);
+    expect(seeds).toHaveLength(5);
+    expect(new Set(seeds).size).toBe(5);
+    expect(trainer.discriminator.layers.some((layer) => layer.getClassName() === 'Dropout')).toBe(false);
+    // a trainer resumed at another step draws other masks; the same step, the same ones
+    const later = createTrainer(settings, { deviceRandom: true, globalStep: 10 });
+    const same = createTrainer(settings, { deviceRandom: true });
+    expect(dropoutSeeds(later)).not.toEqual(seeds);
+    expect(dropoutSeeds(same)).toEqual(seeds);
+    // with the same masks and latents, two trainers take the same step, synchronously or not
+    const batch = realBatch();
+    expect(await same.stepAsync(batch)).toEqual(stepOnce(trainer));
+    batch.dispose();
+    later.dispose();
+    same.dispose();
+
+    const plain = createTrainer(settings);
+    expect(plain.deviceRandom).toBe(false);
+    expect(dropoutSeeds(plain)).toEqual([]);
+    expect(plain.discriminator.layers.filter((layer) => layer.getClassName() === 'Dropout')).toHaveLength(5);
+    plain.dispose();
   });
 
   it('reports NaN losses once the data is NaN', () => {

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildDiscriminator, buildGenerator } from '@facegan/model';
+import { buildDiscriminator, buildGenerator, type DropoutLayerFactory } from '@facegan/model';
 import type { Settings } from '@facegan/spec';
+import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from './random';
+import { fusedAdam, GpuDropout, randomNormalOnGpu } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -15,21 +17,44 @@ export interface StepMetrics {
 export interface Trainer {
   readonly generator: tf.LayersModel;
   readonly discriminator: tf.LayersModel;
+  readonly generatorOptimizer: tf.AdamOptimizer;
+  readonly discriminatorOptimizer: tf.AdamOptimizer;
+  /** Steps trained so far, counting those before a resume: it keys the latents of the next step. */
+  readonly globalStep: number;
+  /** Whether dropout masks and latents are drawn with the Philox streams of libs/engine/src/webgpu (see TrainerOptions). */
+  readonly deviceRandom: boolean;
   /**
    * One discriminator update, then one generator update, on a batch of real images (NHWC in [-1, 1]).
-   * Losses read NaN once the networks produce NaN.
+   * Losses read NaN once the networks produce NaN. Reads its metrics back synchronously: not on
+   * webgpu in Node (no synchronous read-back there), use stepAsync.
    */
   step(realImages: tf.Tensor4D): StepMetrics;
+  /** `step` with an asynchronous read-back: works on every backend. */
+  stepAsync(realImages: tf.Tensor4D): Promise<StepMetrics>;
   /** Images from the generator in inference mode (BN moving statistics, no dropout). The caller disposes them. */
   sample(latents: tf.Tensor2D): tf.Tensor4D;
   dispose(): void;
 }
 
 /**
- * Random streams derived from train.seed: initial weights, latents, shuffles, the grid latents.
- * Dropout masks are not seeded (a seeded tfjs Dropout layer draws the same mask at every call).
+ * Random streams derived from train.seed: initial weights, latents, shuffles, the grid latents, and
+ * the device dropout masks. tfjs's own Dropout is not seeded (a seeded tfjs Dropout layer draws the
+ * same mask at every call).
  */
-export const SEED_STREAM = { generatorWeights: 1, discriminatorWeights: 2, latents: 3, shuffle: 4, gridLatents: 5 } as const;
+export const SEED_STREAM = { generatorWeights: 1, discriminatorWeights: 2, latents: 3, shuffle: 4, gridLatents: 5, dropout: 6 } as const;
+
+export interface TrainerOptions {
+  /** Steps already trained (a resumed run): keys the latents, so a resumed run draws the ones it would have. */
+  globalStep?: number;
+  /**
+   * Draw dropout masks (GpuDropout) and latents (randomNormalOnGpu) from seeded Philox streams: on
+   * the device on webgpu, and the same numbers computed in JS on other backends. Default: on webgpu
+   * only (elsewhere tfjs's Dropout and randomNormal are cheaper). With it on, every backend draws the
+   * same masks and latents for the same seed; the masks are keyed by train.seed and the global step
+   * the trainer was created at.
+   */
+  deviceRandom?: boolean;
+}
 
 /** Keras's epsilon: probabilities are clipped to [ε, 1 − ε] before the log. */
 const EPSILON = 1e-7;
@@ -46,6 +71,19 @@ function binaryCrossEntropy(probabilities: tf.Tensor, label: 0 | 1): tf.Scalar {
   return tf.neg(tf.mean(logLikelihood)) as tf.Scalar;
 }
 
+/** The metrics from the step's statistics [D loss real, D loss fake, D acc real, D acc fake, D output sum, G loss, G output sum]. */
+function stepMetrics(stats: ArrayLike<number>): StepMetrics {
+  const [dLossReal, dLossFake, dAccReal, dAccFake, dOutputSum, gLoss, gOutputSum] = Array.from(stats);
+  const dFinite = Number.isFinite(dOutputSum);
+  return {
+    d_loss_real: dFinite ? dLossReal : NaN,
+    d_loss_fake: dFinite ? dLossFake : NaN,
+    g_loss: Number.isFinite(gOutputSum) ? gLoss : NaN,
+    d_acc_real: dAccReal,
+    d_acc_fake: dAccFake,
+  };
+}
+
 function accuracy(probabilities: tf.Tensor, label: 0 | 1): tf.Scalar {
   const correct = label === 1 ? tf.greater(probabilities, 0.5) : tf.lessEqual(probabilities, 0.5);
   return tf.mean(tf.cast(correct, 'float32')) as tf.Scalar;
@@ -56,18 +94,33 @@ function accuracy(probabilities: tf.Tensor, label: 0 | 1): tf.Scalar {
  * Keras-style `trainable = false` toggling does not restrict what tfjs's `minimize` updates.
  * `globalStep` (steps already trained) keys the seeded latent vectors, so a resumed run draws the same ones.
  */
-export function createTrainer(settings: Settings, options: { globalStep?: number } = {}): Trainer {
+export function createTrainer(settings: Settings, options: TrainerOptions = {}): Trainer {
   const { model, train } = settings;
+  registerCpuKernelFixes();
+  let globalStep = options.globalStep ?? 0;
+  const deviceRandom = options.deviceRandom ?? tf.getBackend() === 'webgpu';
+  const dropoutSeeds = mixSeed(mixSeed(train.seed, SEED_STREAM.dropout), globalStep);
+  const deviceDropout: DropoutLayerFactory = (rate, index) => new GpuDropout({ rate, seed: mixSeed(dropoutSeeds, index) });
+
   const generator = buildGenerator(model, { seed: mixSeed(train.seed, SEED_STREAM.generatorWeights) });
-  const discriminator = buildDiscriminator(model, { seed: mixSeed(train.seed, SEED_STREAM.discriminatorWeights) });
+  const discriminator = buildDiscriminator(model, {
+    seed: mixSeed(train.seed, SEED_STREAM.discriminatorWeights),
+    dropoutLayer: deviceRandom ? deviceDropout : undefined,
+  });
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  const generatorOptimizer = tf.train.adam(train.learningRate, train.beta1);
-  const discriminatorOptimizer = tf.train.adam(train.learningRate, train.beta1);
+  // on webgpu, Adam with fused update kernels (the same state, so checkpoints are unchanged)
+  const adam = tf.getBackend() === 'webgpu' ? fusedAdam : tf.train.adam;
+  const generatorOptimizer = adam(train.learningRate, train.beta1);
+  const discriminatorOptimizer = adam(train.learningRate, train.beta1);
   const latentSeeds = mixSeed(train.seed, SEED_STREAM.latents);
-  let globalStep = options.globalStep ?? 0;
+  const drawLatents = (batch: number, seed: number): tf.Tensor2D =>
+    (deviceRandom
+      ? randomNormalOnGpu([batch, model.latentDim], seed)
+      : tf.randomNormal([batch, model.latentDim], 0, 1, 'float32', seed)) as tf.Tensor2D;
 
-  function step(realImages: tf.Tensor4D): StepMetrics {
+  /** Runs the updates; returns the step's statistics, still on the device (the caller reads and disposes them). */
+  function dispatchStep(realImages: tf.Tensor4D): tf.Tensor1D {
     const batch = realImages.shape[0];
     const latentSeed = mixSeed(latentSeeds, globalStep);
     globalStep += 1;
@@ -76,7 +129,7 @@ export function createTrainer(settings: Settings, options: { globalStep?: number
     let generatorOutputSum: tf.Tensor | undefined;
     try {
       const stats = tf.tidy(() => {
-        const latents = tf.randomNormal([batch, model.latentDim], 0, 1, 'float32', latentSeed);
+        const latents = drawLatents(batch, latentSeed);
         // made outside the discriminator's minimize: its gradients cannot reach the generator
         const fakes = generator.apply(latents, TRAINING) as tf.Tensor4D;
 
@@ -108,26 +161,42 @@ export function createTrainer(settings: Settings, options: { globalStep?: number
 
         return tf.concat([discriminatorStats as tf.Tensor1D, tf.stack([generatorLoss, generatorOutputSum as tf.Scalar])]);
       });
-      // the one read-back of the step
-      const [dLossReal, dLossFake, dAccReal, dAccFake, dOutputSum, gLoss, gOutputSum] = stats.dataSync();
-      stats.dispose();
-      const dFinite = Number.isFinite(dOutputSum);
-      return {
-        d_loss_real: dFinite ? dLossReal : NaN,
-        d_loss_fake: dFinite ? dLossFake : NaN,
-        g_loss: Number.isFinite(gOutputSum) ? gLoss : NaN,
-        d_acc_real: dAccReal,
-        d_acc_fake: dAccFake,
-      };
+      return stats as tf.Tensor1D;
     } finally {
       tf.dispose([discriminatorStats, generatorOutputSum].filter((t): t is tf.Tensor => t !== undefined));
+    }
+  }
+
+  // the one read-back of a step
+  function step(realImages: tf.Tensor4D): StepMetrics {
+    const stats = dispatchStep(realImages);
+    try {
+      return stepMetrics(stats.dataSync());
+    } finally {
+      stats.dispose();
+    }
+  }
+
+  async function stepAsync(realImages: tf.Tensor4D): Promise<StepMetrics> {
+    const stats = dispatchStep(realImages);
+    try {
+      return stepMetrics(await stats.data());
+    } finally {
+      stats.dispose();
     }
   }
 
   return {
     generator,
     discriminator,
+    generatorOptimizer,
+    discriminatorOptimizer,
+    get globalStep() {
+      return globalStep;
+    },
+    deviceRandom,
     step,
+    stepAsync,
     sample: (latents) => tf.tidy(() => generator.apply(latents, { training: false }) as tf.Tensor4D),
     dispose() {
       generator.dispose();

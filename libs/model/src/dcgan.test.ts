@@ -108,6 +108,29 @@ describe('layer sequence', () => {
     expect(of('Dense')[0]).toMatchObject({ units: 1, activation: 'sigmoid' });
   });
 
+  it('builds its dropouts with the dropoutLayer factory, in order, with the rate', () => {
+    const calls: Array<[number, number]> = [];
+    const discriminator = track(
+      buildDiscriminator(
+        { ...settings(32, 0.125), dropout: 0.4 },
+        {
+          dropoutLayer: (rate, index) => {
+            calls.push([rate, index]);
+            return tf.layers.activation({ activation: 'linear', name: `custom_dropout_${index}` });
+          },
+        },
+      ),
+    );
+    expect(calls).toEqual([0, 1, 2, 3, 4].map((index) => [0.4, index]));
+    expect(count(discriminator, 'Dropout')).toBe(0);
+    const custom = discriminator.layers.filter((layer) => layer.name.startsWith('custom_dropout_'));
+    expect(custom.map((layer) => layer.name)).toEqual([0, 1, 2, 3, 4].map((index) => `custom_dropout_${index}`));
+    // each stands where a dropout stood: right after a LeakyReLU
+    for (const layer of custom) {
+      expect(discriminator.layers[discriminator.layers.indexOf(layer) - 1].getClassName()).toBe('LeakyReLU');
+    }
+  });
+
   it('width scales every filter count, rounded and at least 1', () => {
     const generator = track(buildGenerator(settings(64, 0.125)));
     const convs = generator.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => l.getConfig().filters);

@@ -9,7 +9,17 @@ import type { ModelSettings } from '@facegan/spec';
 export interface BuildOptions {
   /** Seeds the kernel initializers (Glorot uniform, the tfjs default); unseeded when absent. */
   seed?: number;
+  /**
+   * Makes the discriminator's dropout layers (buildDiscriminator only): called once per dropout, in
+   * order, with its rate and 0-based index. Default `tf.layers.dropout({ rate })`. The WebGPU engine
+   * passes a layer that draws its masks on the device.
+   */
+  dropoutLayer?: DropoutLayerFactory;
 }
+
+export type DropoutLayerFactory = (rate: number, index: number) => tf.layers.Layer;
+
+const stockDropout: DropoutLayerFactory = (rate) => tf.layers.dropout({ rate });
 
 /** A filter count of the seed model scaled by `width`: rounded, at least 1. */
 export function scaledFilters(filters: number, width: number): number {
@@ -62,6 +72,9 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
   assertResolution(m.resolution);
   const filters = (n: number) => scaledFilters(n, m.width);
   const kernelInitializer = kernelInitializers(options.seed);
+  const makeDropout = options.dropoutLayer ?? stockDropout;
+  let dropouts = 0;
+  const dropout = () => makeDropout(m.dropout, dropouts++);
   const discriminator = tf.sequential({ name: 'discriminator' });
 
   discriminator.add(
@@ -75,7 +88,7 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
     }),
   );
   discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
-  discriminator.add(tf.layers.dropout({ rate: m.dropout }));
+  discriminator.add(dropout());
 
   const convBlock = (outFilters: number, strides: number, padBottomRight = false) => {
     discriminator.add(
@@ -90,7 +103,7 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
     if (padBottomRight) discriminator.add(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }));
     discriminator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
     discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
-    discriminator.add(tf.layers.dropout({ rate: m.dropout }));
+    discriminator.add(dropout());
   };
   convBlock(64, 2, true);
   convBlock(128, 2);

@@ -1,2 +1,2 @@
-export { buildDiscriminator, buildGenerator, scaledFilters, type BuildOptions } from './dcgan';
+export { buildDiscriminator, buildGenerator, scaledFilters, type BuildOptions, type DropoutLayerFactory } from './dcgan';
 export { modelFlops, type ModelFlops } from './flops';

@@ -1,4 +1,5 @@
 export type {
+  CheckpointRecord,
   ExperimentRecord,
   GridRecord,
   MetricRow,

@@ -66,6 +66,18 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (run_id, epoch)
   ) STRICT;
   `,
+  `
+  -- Where a run's checkpoints lie (weights, optimizer state, step count), so a killed run resumes from the last one
+  -- and the sample command draws from any of them. The path is relative to the database's folder.
+  CREATE TABLE checkpoints (
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch       INTEGER NOT NULL CHECK (epoch >= 1),
+    global_step INTEGER NOT NULL CHECK (global_step >= 0),
+    path        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+  ) STRICT;
+  `,
 ];
 
 /**

@@ -7,6 +7,7 @@ import { readPngSize } from './png';
 import { runQuerySql } from './run-query';
 import {
   EPOCH_SUMMARY_STEP,
+  type CheckpointRecord,
   type ExperimentRecord,
   type GridRecord,
   type MetricRow,
@@ -26,6 +27,8 @@ export interface OpenStoreOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+/** The schema version that added the checkpoints table. */
+const CHECKPOINTS_VERSION = 2;
 
 /**
  * Opens the SQLite store at `path`. Writable (the default): creates the folders and the file and migrates the schema.
@@ -280,6 +283,45 @@ class SqliteStore implements Store {
         runId,
       ),
     );
+  }
+
+  async recordCheckpoint(runId: number, checkpoint: { epoch: number; globalStep: number; path: string }): Promise<void> {
+    checkEpoch(checkpoint.epoch);
+    if (!Number.isInteger(checkpoint.globalStep) || checkpoint.globalStep < 0) {
+      throw new RangeError(`A checkpoint's global step is an integer >= 0, got ${checkpoint.globalStep}`);
+    }
+    if (checkpoint.path === '') throw new RangeError('A checkpoint needs a path');
+    this.write('recordCheckpoint', () => {
+      this.requireRun(runId);
+      this.statement(
+        `INSERT INTO checkpoints (run_id, epoch, global_step, path, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, epoch) DO UPDATE SET global_step = excluded.global_step, path = excluded.path,
+           created_at = excluded.created_at`,
+      ).run(runId, checkpoint.epoch, checkpoint.globalStep, checkpoint.path, now());
+    });
+  }
+
+  async listCheckpoints(runId: number): Promise<CheckpointRecord[]> {
+    // A read-only store written by a facegan before checkpoints has none.
+    if (schemaVersion(this.db) < CHECKPOINTS_VERSION) return [];
+    return this.statement(
+      `SELECT run_id AS runId, epoch, global_step AS globalStep, path, created_at AS createdAt
+       FROM checkpoints WHERE run_id = ? ORDER BY epoch`,
+    ).all(runId) as CheckpointRecord[];
+  }
+
+  async rewindRun(runId: number, epoch: number): Promise<void> {
+    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`rewindRun takes an epoch >= 0, got ${epoch}`);
+    this.write('rewindRun', () => {
+      this.requireRun(runId);
+      this.statement('DELETE FROM metrics WHERE run_id = ? AND name_id IN (SELECT id FROM metric_names) AND epoch > ?').run(
+        runId,
+        epoch,
+      );
+      this.statement('DELETE FROM grids WHERE run_id = ? AND epoch > ?').run(runId, epoch);
+      this.statement('DELETE FROM checkpoints WHERE run_id = ? AND epoch > ?').run(runId, epoch);
+      this.statement('UPDATE runs SET epochs_done = min(epochs_done, ?) WHERE id = ?').run(epoch, runId);
+    });
   }
 
   async listExperiments(): Promise<ExperimentRecord[]> {

@@ -69,6 +69,18 @@ export interface GridRecord {
   height: number;
 }
 
+/** A checkpoint of a run: both networks, both optimizers' state and the step count after `epoch`. */
+export interface CheckpointRecord {
+  runId: number;
+  /** The epoch it was saved after (1-based). */
+  epoch: number;
+  /** Training steps done when it was saved. */
+  globalStep: number;
+  /** Its folder, relative to the database's folder (`<experiment>/<variant>/epoch-0005`). */
+  path: string;
+  createdAt: string;
+}
+
 export interface RunFilter {
   experimentId?: number;
   status?: RunStatus;
@@ -175,6 +187,16 @@ export interface StoreWriter {
    */
   commitEpoch(runId: number, epoch: number, rows: MetricRow[], gridPng: Buffer | null): Promise<void>;
   finishRun(runId: number, status: Exclude<RunStatus, 'queued' | 'running'>, error?: string): Promise<void>;
+  /** Records a checkpoint written after `epoch` (replacing one recorded for the same epoch). */
+  recordCheckpoint(runId: number, checkpoint: { epoch: number; globalStep: number; path: string }): Promise<void>;
+  /** The run's checkpoints, by epoch. */
+  listCheckpoints(runId: number): Promise<CheckpointRecord[]>;
+  /**
+   * Forgets everything the run recorded after `epoch` (metrics, grids, checkpoints) and sets `epochsDone` to at most
+   * `epoch`, in one transaction: a run resumed from its checkpoint at `epoch` (0: from scratch) then commits each later
+   * epoch exactly once.
+   */
+  rewindRun(runId: number, epoch: number): Promise<void>;
 }
 
 /** What the report (the reading side) needs. */
