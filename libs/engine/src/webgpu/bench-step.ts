@@ -3,7 +3,14 @@
  * kernels and gradient overrides, in one process on one adapter.
  *
  *   npx tsx libs/engine/src/webgpu/bench-step.ts [--resolution 64] [--batch 128] [--width 1]
- *       [--steps 10] [--warmup 3] [--variants stock,project] [--profile]
+ *       [--steps 10] [--warmup 3] [--variants stock,v1,project,project-conv,project-large] [--submit-batch 15] [--profile]
+ *
+ * Variants: stock (tfjs-backend-webgpu as shipped, tf.train.adam), v1 (the first round's project
+ * kernels: gradients without CPU-made tensors, GPU dropout and latents, backprop-filter GEMM;
+ * tf.train.adam), project (every project kernel and the fused Adam update), project-conv (project plus
+ * the opt-in forward-convolution GEMM instead of tfjs's Conv2DMMProgram), project-large (project-conv
+ * with 128×128 GEMM tiles where the grid stays full: setGemmTileLimit(8)). --submit-batch sets
+ * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
  * (fake detached), D update, then G update through D (D forward again, after its update); Adam 1.5e-4,
@@ -11,13 +18,24 @@
  * tfjs cannot keep the first G forward's tape for the G update, so G runs forward twice (as in
  * libs/engine's trainer). Each step ends by awaiting the losses, so the times include the GPU work.
  * Prints one JSON line per variant (keys as torch_dcgan.py's: size, batch, width, msPerStep,
- * imgPerSec) and a table last.
+ * imgPerSec) and a table last. Every result counts the GPU dispatches per step; with --profile, also one
+ * profiled step's GPU time per kernel (timestamp queries) and its kernel calls.
  */
 import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
-import { initWebGpu, installWebGpuOverrides, randomNormalOnGpu, removeWebGpuOverrides, withGpuDropout } from './index';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import {
+  fusedAdam,
+  initWebGpu,
+  installWebGpuOverrides,
+  randomNormalOnGpu,
+  removeWebGpuOverrides,
+  setGemmTileLimit,
+  withGpuDropout,
+} from './index';
 
-type Variant = 'stock' | 'project';
+type Variant = 'stock' | 'v1' | 'project' | 'project-conv' | 'project-large';
+const VARIANTS: Variant[] = ['stock', 'v1', 'project', 'project-conv', 'project-large'];
 
 interface BenchOptions {
   resolution: number;
@@ -26,6 +44,7 @@ interface BenchOptions {
   steps: number;
   warmup: number;
   variants: Variant[];
+  submitBatch?: number;
   profile: boolean;
 }
 
@@ -42,6 +61,11 @@ interface BenchResult {
   firstStepMs: number;
   dLoss: number;
   gLoss: number;
+  /** GPU dispatches (compute passes' dispatchWorkgroups) per timed step. */
+  dispatchesPerStep: number;
+  submitBatch: number;
+  /** One profiled step: kernel GPU ms in all, kernel calls, and the top kernels. */
+  profile?: { kernelMs: number; kernelCalls: number; dispatches: number };
   topKernels?: Array<{ name: string; ms: number; calls: number }>;
 }
 
@@ -51,7 +75,7 @@ const EPSILON = 1e-7;
 const TRAINING = { training: true };
 
 function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { resolution: 64, batch: 128, width: 1, steps: 10, warmup: 3, variants: ['stock', 'project'], profile: false };
+  const options: BenchOptions = { resolution: 64, batch: 128, width: 1, steps: 10, warmup: 3, variants: [...VARIANTS], profile: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -80,9 +104,12 @@ function parseOptions(argv: string[]): BenchOptions {
       case '--variants':
         i++;
         options.variants = (value ?? '').split(',').map((v) => {
-          if (v !== 'stock' && v !== 'project') throw new Error(`--variants takes stock,project; got ${v}`);
-          return v;
+          if (!VARIANTS.includes(v as Variant)) throw new Error(`--variants takes ${VARIANTS.join(',')}; got ${v}`);
+          return v as Variant;
         });
+        break;
+      case '--submit-batch':
+        options.submitBatch = number();
         break;
       case '--profile':
         options.profile = true;
@@ -107,8 +134,9 @@ function median(values: number[]): number {
 
 async function benchVariant(variant: Variant, options: BenchOptions, device: string): Promise<BenchResult> {
   if (variant === 'stock') removeWebGpuOverrides();
-  else installWebGpuOverrides();
-  const project = variant === 'project';
+  else installWebGpuOverrides(variant === 'v1' ? 'v1' : variant === 'project' ? 'all' : 'all+conv');
+  setGemmTileLimit(variant === 'project-large' ? 8 : 4);
+  const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   const generator = buildGenerator(modelSettings, { seed: 1 });
   const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2 });
@@ -116,9 +144,11 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  const generatorOptimizer = tf.train.adam(1.5e-4, 0.5);
-  const discriminatorOptimizer = tf.train.adam(1.5e-4, 0.5);
-  const real = tf.randomUniform([options.batch, options.resolution, options.resolution, 3], -1, 1);
+  const adam = variant.startsWith('project') ? fusedAdam : (lr: number, beta1: number) => tf.train.adam(lr, beta1);
+  const generatorOptimizer = adam(1.5e-4, 0.5);
+  const discriminatorOptimizer = adam(1.5e-4, 0.5);
+  // Seeded: v1 and project then train on the same data and should report the same losses.
+  const real = tf.randomUniform([options.batch, options.resolution, options.resolution, 3], -1, 1, 'float32', 4);
   let stepNumber = 0;
 
   const step = async (): Promise<[number, number]> => {
@@ -156,11 +186,13 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     for (let i = 1; i < options.warmup; i++) await step();
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];
+    const dispatchesBefore = dispatches;
     for (let i = 0; i < options.steps; i++) {
       const start = performance.now();
       losses = await step();
       times.push(performance.now() - start);
     }
+    const dispatchesPerStep = (dispatches - dispatchesBefore) / options.steps;
     const msPerStep = median(times);
     const result: BenchResult = {
       impl: `tfjs-webgpu-${variant}`,
@@ -175,8 +207,10 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
       firstStepMs: round(firstStepMs, 0),
       dLoss: round(losses[0], 4),
       gLoss: round(losses[1], 4),
+      dispatchesPerStep: Math.round(dispatchesPerStep),
+      submitBatch: tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'),
     };
-    if (options.profile) result.topKernels = await profileStep(step);
+    if (options.profile) Object.assign(result, await profileStep(step));
     return result;
   } finally {
     real.dispose();
@@ -188,22 +222,41 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
 }
 
 /** One step under tf.profile: GPU time per kernel (timestamp queries) where the adapter has them. */
-async function profileStep(step: () => Promise<unknown>): Promise<Array<{ name: string; ms: number; calls: number }>> {
+async function profileStep(step: () => Promise<unknown>): Promise<Pick<BenchResult, 'profile' | 'topKernels'>> {
+  const dispatchesBefore = dispatches;
   const profile = await tf.profile(async () => {
     await step();
   });
   const byName = new Map<string, { ms: number; calls: number }>();
+  let kernelMs = 0;
   for (const kernel of profile.kernels) {
     const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    kernelMs += ms;
     const entry = byName.get(kernel.name) ?? { ms: 0, calls: 0 };
     entry.ms += ms;
     entry.calls += 1;
     byName.set(kernel.name, entry);
   }
-  return [...byName.entries()]
+  const topKernels = [...byName.entries()]
     .map(([name, { ms, calls }]) => ({ name, ms: round(ms, 2), calls }))
     .sort((a, b) => b.ms - a.ms)
-    .slice(0, 12);
+    .slice(0, 16);
+  return {
+    profile: { kernelMs: round(kernelMs, 1), kernelCalls: profile.kernels.length, dispatches: dispatches - dispatchesBefore },
+    topKernels,
+  };
+}
+
+/** GPU dispatches so far: every program of the webgpu backend goes through runWebGPUProgram. */
+let dispatches = 0;
+
+function countDispatches(): void {
+  const backend = tf.backend() as WebGPUBackend;
+  const run = backend.runWebGPUProgram.bind(backend);
+  backend.runWebGPUProgram = (...args: Parameters<WebGPUBackend['runWebGPUProgram']>) => {
+    dispatches++;
+    return run(...args);
+  };
 }
 
 function round(value: number, digits: number): number {
@@ -212,17 +265,21 @@ function round(value: number, digits: number): number {
 }
 
 function table(results: BenchResult[]): string {
-  const header = ['impl', 'size', 'batch', 'width', 'ms/step', 'img/s', 'first step ms', 'speed-up'];
-  const stock = results.find((r) => r.impl.endsWith('stock'));
+  const header = ['impl', 'size', 'batch', 'ms/step', 'img/s', 'dispatches/step', 'submit batch', 'first step ms', 'vs stock', 'vs v1'];
+  const find = (suffix: string) => results.find((r) => r.impl.endsWith(suffix));
+  const stock = find('-stock');
+  const v1 = find('-v1');
   const rows = results.map((r) => [
     r.impl,
     String(r.size),
     String(r.batch),
-    String(r.width),
     r.msPerStep.toFixed(1),
     r.imgPerSec.toFixed(1),
+    String(r.dispatchesPerStep),
+    String(r.submitBatch),
     r.firstStepMs.toFixed(0),
     stock ? `${(r.imgPerSec / stock.imgPerSec).toFixed(2)}×` : '',
+    v1 ? `${(r.imgPerSec / v1.imgPerSec).toFixed(2)}×` : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
@@ -232,6 +289,8 @@ function table(results: BenchResult[]): string {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const info = await initWebGpu();
+  if (options.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', options.submitBatch);
+  countDispatches();
   const device = `${info.device}${info.isSoftware ? ' [software]' : ''}`;
   process.stderr.write(`webgpu on ${device}; ${options.resolution} px, batch ${options.batch}, width ${options.width}\n`);
   const results: BenchResult[] = [];
@@ -241,8 +300,11 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
   }
   for (const result of results) {
-    if (result.topKernels) {
-      console.log(`\n${result.impl}: kernels of one profiled step (GPU ms, calls)`);
+    if (result.topKernels && result.profile) {
+      const p = result.profile;
+      console.log(
+        `\n${result.impl}: kernels of one profiled step (GPU ms, calls); in all ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} kernel calls, ${p.dispatches} dispatches`,
+      );
       for (const k of result.topKernels) console.log(`  ${k.name.padEnd(28)} ${k.ms.toFixed(2).padStart(10)}  ${k.calls}`);
     }
   }

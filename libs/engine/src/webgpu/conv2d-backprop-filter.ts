@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { gemmTileLimit, outputsPerThread as mediumOutputsPerThread } from './gemm-tiles';
 
 /**
  * Conv2DBackpropFilter as a tiled implicit GEMM (channels-last, dilation 1).
@@ -26,7 +27,7 @@ const TARGET_WORKGROUPS = 1024;
 const MIN_K_TILES_PER_SPLIT = 8;
 
 export interface BackpropFilterPlan {
-  /** Outputs per thread along M and N (1, 2 or 4): tiles of 16·rowsPerThread × 16·colsPerThread. */
+  /** Outputs per thread along M and N (1, 2, 4 or 8): tiles of 16·rowsPerThread × 16·colsPerThread. */
   rowsPerThread: number;
   colsPerThread: number;
   splits: number;
@@ -36,8 +37,9 @@ export interface BackpropFilterPlan {
   dimK: number;
 }
 
+/** Up to 4, or 8 along a dimension over 64 where setGemmTileLimit(8) allows (split-K keeps the grid full). */
 function outputsPerThread(dim: number): number {
-  return dim > 32 ? 4 : dim > 16 ? 2 : 1;
+  return gemmTileLimit() === 8 && dim > 64 ? 8 : mediumOutputsPerThread(dim);
 }
 
 /** Tile shape and split-K for a problem; `splits` forces a split count (tests). */

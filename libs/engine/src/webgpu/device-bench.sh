@@ -1,32 +1,52 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
-# (see pack-device.sh): the WebGPU training-step benchmark (stock tfjs-backend-webgpu and the
-# project's kernels) and PyTorch's torch_dcgan.py at the same configurations on the same card, then
-# a table of img/s and the ratio to PyTorch fp32. Full logs go to $OUT (the device tool returns it).
+# (see pack-device.sh): the WebGPU training-step benchmark (by default the first round's kernels, v1,
+# every project kernel, that plus the opt-in forward-convolution GEMM, and that with 128×128 GEMM
+# tiles; one process per size) and
+# PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
+# dispatches per step and the ratios to v1 and to PyTorch fp32, and a per-kernel GPU-time comparison
+# of one profiled step at the first size.
+# Full logs go to $OUT (the device tool returns it).
 #
-# Worst case (every run hitting its timeout) 2×200 + 150 s: give the device call timeout_s 590.
-#   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=10 WARMUP=3 bash libs/engine/src/webgpu/device-bench.sh
+#   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
+#
+# VARIANTS (default v1,project,project-conv,project-large; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
+# ALT_SUBMIT_BATCH (default 64; empty to skip): the project variant once more at the first size with
+# that many dispatches per queue submit (tfjs's default is 15).
+# Expected ≈ 1.5–2.5 min on an H100/H200; worst case (every run hitting its timeout) 3×150 + 150 s:
+# give the device call timeout_s 600.
 set -uo pipefail
 sizes=${SIZES:-64 96}
 batch=${BATCH:-128}
 width=${WIDTH:-1}
-steps=${STEPS:-10}
-warmup=${WARMUP:-3}
+steps=${STEPS:-6}
+warmup=${WARMUP:-2}
+variants=${VARIANTS:-v1,project,project-conv,project-large}
+alt_submit=${ALT_SUBMIT_BATCH-64}
 out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl
 : > "$results"
+first=${sizes%% *}
+
+bench() { # name, then bench-step.mjs arguments
+  local name=$1
+  shift
+  echo "== tfjs webgpu $name: $*" >&2
+  timeout 150 node .device/bench-step.mjs --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" "$@" \
+    > "$out/tfjs-$name.log" 2> "$out/tfjs-$name.err"
+  echo "   exit $? ($(grep -c '^{' "$out/tfjs-$name.log") results)" >&2
+  grep '^{' "$out/tfjs-$name.log" >> "$results"
+}
 
 for size in $sizes; do
   # One profiled step at the first size only: it says which kernel to work on next.
   profile=""
-  [ "$size" = "${sizes%% *}" ] && profile="--profile"
-  echo "== tfjs webgpu, ${size} px, batch ${batch}, width ${width}" >&2
-  timeout 200 node .device/bench-step.mjs --resolution "$size" --batch "$batch" --width "$width" \
-    --steps "$steps" --warmup "$warmup" $profile > "$out/tfjs-$size.log" 2> "$out/tfjs-$size.err"
-  echo "   exit $? ($(grep -c '^{' "$out/tfjs-$size.log") results)" >&2
-  grep '^{' "$out/tfjs-$size.log" >> "$results"
-  grep -A 13 'kernels of one profiled step' "$out/tfjs-$size.log" >&2 || true
+  [ "$size" = "$first" ] && profile="--profile"
+  bench "$size" --resolution "$size" --variants "$variants" $profile
 done
+if [ -n "$alt_submit" ]; then
+  bench "$first-submit$alt_submit" --resolution "$first" --variants project --submit-batch "$alt_submit"
+fi
 
 echo "== PyTorch" >&2
 timeout 150 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
@@ -34,14 +54,40 @@ timeout 150 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$bat
 echo "   exit $?" >&2
 grep '^{' "$out/torch.log" >> "$results"
 
-python3 - "$results" <<'PY'
+python3 - "$results" "$first" <<'PY' | tee "$out/summary.txt"
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+first = int(sys.argv[2])
 torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
+v1 = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v1' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<22}{'size':>5}{'ms/step':>10}{'img/s':>10}{'vs torch fp32':>15}")
-for r in sorted(rows, key=lambda r: (r['size'], r['impl'])):
+print(f"{'impl':<27}{'submit':>7}{'size':>5}{'ms/step':>10}{'img/s':>10}{'disp/step':>10}{'vs v1':>8}{'vs torch fp32':>15}")
+for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
-    print(f"{r['impl']:<22}{r['size']:>5}{r['msPerStep']:>10.1f}{r['imgPerSec']:>10.1f}{ratio:>14.3f}x")
+    vs_v1 = f"{v1[r['size']] / r['msPerStep']:.2f}x" if r['size'] in v1 else ''
+    submit = str(r.get('submitBatch', ''))
+    dispatches = str(r.get('dispatchesPerStep', ''))
+    print(f"{r['impl']:<27}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_v1:>8}{ratio:>14.3f}x")
+
+profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
+if profiled:
+    print(f"\none profiled step at {first} px: GPU ms (calls) per kernel; · = not in that variant's top 16")
+    names = []
+    for r in profiled:
+        for k in r['topKernels']:
+            if k['name'] not in names:
+                names.append(k['name'])
+    header = ''.join(f"{r['impl'].replace('tfjs-webgpu-', ''):>18}" for r in profiled)
+    print(f"{'kernel':<28}{header}")
+    for name in names:
+        cells = ''
+        for r in profiled:
+            k = next((k for k in r['topKernels'] if k['name'] == name), None)
+            cells += f"{(str(k['ms']) + ' (' + str(k['calls']) + ')') if k else '·':>18}"
+        print(f"{name:<28}{cells}")
+    totals = ''.join(f"{(str(r['profile']['kernelMs']) + ' ms'):>18}" for r in profiled)
+    calls = ''.join(f"{(str(r['profile']['kernelCalls']) + ' / ' + str(r['profile']['dispatches'])):>18}" for r in profiled)
+    print(f"{'all kernels: GPU time':<28}{totals}")
+    print(f"{'kernel calls / dispatches':<28}{calls}")
 PY

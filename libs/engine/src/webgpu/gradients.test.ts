@@ -90,4 +90,16 @@ describe.skipIf(!webGpu.available)(`Sum/Mean gradient overrides on webgpu ${webG
     await initWebGpu();
   });
   describeGradientsOn('webgpu');
+
+  it('divides and broadcasts a Mean gradient over leading axes in one kernel', async () => {
+    installWebGpuOverrides();
+    const x = tf.ones([2, 3, 4, 5]);
+    const profile = await tf.profile(() => {
+      tf.grad((input: tf.Tensor) => tf.sum(tf.mean(input, [0, 1, 2])))(x).dispose();
+    });
+    const names = profile.kernels.map((k) => k.name);
+    expect(names).toContain('FaceganBroadcastDivide');
+    expect(names).not.toContain('RealDiv');
+    x.dispose();
+  });
 });

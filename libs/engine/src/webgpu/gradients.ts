@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 /**
  * Gradients of Sum and Mean that broadcast `dy` instead of multiplying it by `ones(x.shape)`.
@@ -42,7 +43,63 @@ function broadcastToInputShape(dy: tf.Tensor, xShape: number[], axis: number | n
     const keptDimsShape = xShape.map((size, dim) => (axes.includes(dim) ? 1 : size));
     // The stock gradient multiplies by a float32 ones array, so an int32 dy came back as float32.
     const dyFloat = dy.dtype === 'float32' ? dy : tf.cast(dy, 'float32');
+    if (divisor !== 1 && reducesLeadingAxes(axes) && tf.getBackend() === 'webgpu' && tf.getKernel(BROADCAST_DIVIDE_KERNEL, 'webgpu')) {
+      // Mean over leading axes (batch-norm moments, losses): the division and the broadcast in one dispatch.
+      return tf.engine().runKernel(BROADCAST_DIVIDE_KERNEL, { dy: dyFloat }, { shape: xShape, divisor } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    }
     const scaled = divisor === 1 ? dyFloat : tf.div(dyFloat, divisor);
     return tf.broadcastTo(tf.reshape(scaled, keptDimsShape), xShape);
   });
 }
+
+function reducesLeadingAxes(axes: number[]): boolean {
+  return axes.length > 0 && [...axes].sort((a, b) => a - b).every((axis, i) => axis === i);
+}
+
+/**
+ * dy / divisor broadcast over x's leading axes (dy holds the trailing ones, flat): y[i] = dy[i mod |dy|]
+ * / divisor. Webgpu only; registered with the project's kernels (not in the 'v1' set).
+ */
+export const BROADCAST_DIVIDE_KERNEL = 'FaceganBroadcastDivide';
+
+const WORKGROUP_SIZE = 64;
+
+class BroadcastDivideProgram implements WebGPUProgram {
+  variableNames = ['dy'];
+  outputShape: number[];
+  shaderKey = 'faceganBroadcastDivide';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  size = true;
+  uniforms = 'dySize : i32, divisor : f32,';
+
+  constructor(shape: number[]) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          result[index] = dy[index % uniforms.dySize] / uniforms.divisor;
+        }
+      }
+    `;
+  }
+}
+
+export const broadcastDivideWebGpuKernel: tf.KernelConfig = {
+  kernelName: BROADCAST_DIVIDE_KERNEL,
+  backendName: 'webgpu',
+  kernelFunc: ((args: { inputs: { dy: tf.TensorInfo }; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }) => {
+    const { dy } = args.inputs;
+    const { shape, divisor } = args.attrs as unknown as { shape: number[]; divisor: number };
+    return (args.backend as WebGPUBackend).runWebGPUProgram(new BroadcastDivideProgram(shape), [dy], 'float32', [
+      { type: 'int32', data: [tf.util.sizeFromShape(dy.shape)] },
+      { type: 'float32', data: [divisor] },
+    ]);
+  }) as unknown as tf.KernelFunc,
+};

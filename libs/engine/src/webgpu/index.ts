@@ -7,6 +7,13 @@ export { dropoutOnGpu, GpuDropout, hasGpuDropoutKernel, dropoutMaskOnCpu, withGp
 export type { GpuDropoutLayerArgs } from './dropout';
 export { randomNormalOnGpu, randomNormalOnCpu } from './random-normal';
 export { backpropFilterGemm, planBackpropFilter } from './conv2d-backprop-filter';
+export { FusedAdamOptimizer, fusedAdam } from './adam';
+export { columnReduce, planColumnReduce } from './reduce';
+export { backpropInputGemm, planBackpropInput } from './conv2d-backprop-input';
+export { forwardConvGemm } from './conv2d-forward';
+export { gemmTileLimit, setGemmTileLimit } from './gemm-tiles';
+export type { GemmTileLimit } from './gemm-tiles';
+export type { WebGpuOverrideSet } from './overrides';
 export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';
 
 export interface WebGpuInfo {

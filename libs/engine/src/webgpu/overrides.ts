@@ -1,8 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import { activationGradWebGpuKernel, leakyReluGradient, reluGradient, squareGradient } from './activation-grad';
+import { adamMomentWebGpuKernel, adamWeightWebGpuKernel } from './adam';
+import { batchNormGradWebGpuKernels, fusedBatchNormGradient } from './batch-norm-grad';
 import { backpropFilterGemmKernel } from './conv2d-backprop-filter';
+import { backpropInputGemmKernel } from './conv2d-backprop-input';
+import { forwardConvGemmKernel } from './conv2d-forward';
 import { gpuDropoutCpuKernel, gpuDropoutGradient, gpuDropoutWebGpuKernel } from './dropout';
-import { broadcastMeanGradient, broadcastSumGradient } from './gradients';
+import { BROADCAST_DIVIDE_KERNEL, broadcastDivideWebGpuKernel, broadcastMeanGradient, broadcastSumGradient } from './gradients';
 import { gpuRandomNormalWebGpuKernel } from './random-normal';
+import { columnMeanKernel, columnSumKernel } from './reduce';
 
 /**
  * The project's replacements for stock tfjs pieces, installed and removed as one set (the benchmark
@@ -27,23 +33,62 @@ export function webGpuOverridesInstalled(): boolean {
 }
 
 /**
+ * Which project kernels to install: 'all' (the default); 'v1', the first round's set (gradients,
+ * GPU dropout and latents, backprop-filter GEMM), which the benchmark keeps as a baseline; or
+ * 'all+conv', also the forward-convolution GEMM (opt-in until measured against the stock one).
+ */
+export type WebGpuOverrideSet = 'all' | 'v1' | 'all+conv';
+let installedSet: WebGpuOverrideSet = 'all';
+
+/**
  * Registers the project's gradient overrides and kernels. Idempotent. The webgpu kernels replace
  * stock ones that exist only once @tensorflow/tfjs-backend-webgpu has been imported (importing it
  * later would register the stock ones over ours), so they are installed on the first call after
  * that import; initWebGpu calls this after it.
  */
-export function installWebGpuOverrides(): void {
+export function installWebGpuOverrides(set: WebGpuOverrideSet = 'all'): void {
+  if (saved && set !== installedSet) removeWebGpuOverrides();
   if (!saved) {
+    const stockBatchNormGradient = tf.getGradient(tf.FusedBatchNorm);
+    const stockLeakyReluGradient = tf.getGradient(tf.LeakyRelu);
+    const stockReluGradient = tf.getGradient(tf.Relu);
+    const stockSquareGradient = tf.getGradient(tf.Square);
     saved = {
       kernels: [],
-      gradients: replacedGradients.map((g) => tf.getGradient(g.kernelName)).filter(isDefined),
+      gradients: [
+        ...replacedGradients.map((g) => tf.getGradient(g.kernelName)),
+        stockBatchNormGradient,
+        stockLeakyReluGradient,
+        stockReluGradient,
+        stockSquareGradient,
+      ].filter(isDefined),
     };
     for (const gradient of [...replacedGradients, gpuDropoutGradient]) tf.registerGradient(gradient);
+    // These fall back to tfjs-core's gradients off webgpu and for what they do not cover.
+    if (set !== 'v1') {
+      if (stockBatchNormGradient) tf.registerGradient(fusedBatchNormGradient(stockBatchNormGradient));
+      if (stockLeakyReluGradient) tf.registerGradient(leakyReluGradient(stockLeakyReluGradient));
+      if (stockReluGradient) tf.registerGradient(reluGradient(stockReluGradient));
+      if (stockSquareGradient) tf.registerGradient(squareGradient(stockSquareGradient));
+    }
     replaceKernels([gpuDropoutCpuKernel]);
+    installedSet = set;
   }
   const stockBackpropFilter = tf.getKernel(tf.Conv2DBackpropFilter, 'webgpu');
   if (!webGpuKernelsInstalled && stockBackpropFilter) {
-    replaceKernels([backpropFilterGemmKernel(stockBackpropFilter), gpuDropoutWebGpuKernel, gpuRandomNormalWebGpuKernel]);
+    const kernels = [backpropFilterGemmKernel(stockBackpropFilter), gpuDropoutWebGpuKernel, gpuRandomNormalWebGpuKernel];
+    if (set !== 'v1') {
+      kernels.push(
+        backpropInputGemmKernel(tf.getKernel(tf.Conv2DBackpropInput, 'webgpu')),
+        columnSumKernel(tf.getKernel(tf.Sum, 'webgpu')),
+        columnMeanKernel(tf.getKernel(tf.Mean, 'webgpu')),
+        broadcastDivideWebGpuKernel,
+      );
+    }
+    if (set === 'all+conv') kernels.push(forwardConvGemmKernel(tf.getKernel(tf.FusedConv2D, 'webgpu')));
+    // These replace nothing; FusedAdamOptimizer and the batch-norm gradient use them when registered.
+    kernels.push(adamMomentWebGpuKernel, adamWeightWebGpuKernel, ...batchNormGradWebGpuKernels, activationGradWebGpuKernel);
+    replaceKernels(kernels);
     webGpuKernelsInstalled = true;
   }
 }
@@ -60,7 +105,10 @@ function replaceKernels(kernels: tf.KernelConfig[]): void {
   }
 }
 
-/** Puts the stock kernels and gradients back (the dropout and random kernels stay: they replace nothing). */
+/**
+ * Puts the stock kernels and gradients back. Kernels that replace nothing stay registered (dropout,
+ * latents, Adam, ...), except the one the Mean gradient would pick up.
+ */
 export function removeWebGpuOverrides(): void {
   if (!saved) return;
   for (const kernel of saved.kernels) {
@@ -68,6 +116,8 @@ export function removeWebGpuOverrides(): void {
     tf.registerKernel(kernel);
   }
   for (const gradient of saved.gradients) tf.registerGradient(gradient);
+  // The Mean gradient (kept by the 'v1' set) takes this kernel whenever it is registered.
+  if (tf.getKernel(BROADCAST_DIVIDE_KERNEL, 'webgpu')) tf.unregisterKernel(BROADCAST_DIVIDE_KERNEL, 'webgpu');
   saved = undefined;
   webGpuKernelsInstalled = false;
 }

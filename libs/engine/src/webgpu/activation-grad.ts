@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/**
+ * The gradients of LeakyRelu, Relu and Square as one element-wise kernel each on webgpu. tfjs-core's
+ * take three dispatches for LeakyRelu (Greater, Multiply by α — with a scalar upload — and Select),
+ * two for Relu (Step, Multiply) and two for Square (x·2 — another scalar upload — then ·dy, in every
+ * batch-norm variance), each a full pass over the activation; the discriminator's five LeakyReLUs are
+ * differentiated three times a step. Same values, same rounding: dy where x > 0, else α·dy (0 for
+ * Relu); dy·(2x) for Square. The gradient registry is global: on other backends, and for non-float32
+ * tensors, tfjs-core's run.
+ */
+export const ACTIVATION_GRAD_KERNEL = 'FaceganActivationGrad';
+
+const WORKGROUP_SIZE = 64;
+
+/** 'rectifier': LeakyRelu (α) and Relu (α = 0); 'square': Square. */
+export type ActivationGradKind = 'rectifier' | 'square';
+
+const GRADIENT: Record<ActivationGradKind, string> = {
+  rectifier: 'select(g * uniforms.alpha, g, x[index] > 0.0)',
+  square: 'g * (x[index] * 2.0)',
+};
+
+class ActivationGradProgram implements WebGPUProgram {
+  variableNames = ['dy', 'x'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  size = true;
+  uniforms = 'alpha : f32,';
+
+  constructor(
+    shape: number[],
+    private readonly kind: ActivationGradKind,
+  ) {
+    this.outputShape = shape;
+    this.shaderKey = `faceganActivationGrad_${kind}`;
+    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let g = dy[index];
+          _ = uniforms.alpha;
+          result[index] = ${GRADIENT[this.kind]};
+        }
+      }
+    `;
+  }
+}
+
+function activationGradWebGpu(args: { inputs: { dy: tf.TensorInfo; x: tf.TensorInfo }; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+  const { dy, x } = args.inputs;
+  const { alpha, kind } = args.attrs as unknown as { alpha: number; kind: ActivationGradKind };
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new ActivationGradProgram(x.shape, kind), [dy, x], 'float32', [
+    { type: 'float32', data: [alpha] },
+  ]);
+}
+
+export const activationGradWebGpuKernel: tf.KernelConfig = {
+  kernelName: ACTIVATION_GRAD_KERNEL,
+  backendName: 'webgpu',
+  kernelFunc: activationGradWebGpu as unknown as tf.KernelFunc,
+};
+
+function fused(dy: tf.Tensor, x: tf.Tensor): boolean {
+  return (
+    tf.getBackend() === 'webgpu' &&
+    tf.getKernel(ACTIVATION_GRAD_KERNEL, 'webgpu') !== undefined &&
+    dy.dtype === 'float32' &&
+    x.dtype === 'float32' &&
+    tf.util.arraysEqual(dy.shape, x.shape)
+  );
+}
+
+function activationGradient(
+  kernelName: string,
+  stock: tf.GradConfig,
+  kind: ActivationGradKind,
+  alphaOf: (attrs: tf.NamedAttrMap) => number,
+): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const dyTensor = dy as tf.Tensor;
+      if (!fused(dyTensor, x)) return stock.gradFunc(dy, saved, attrs);
+      const alpha = alphaOf(attrs);
+      return {
+        x: () => tf.engine().runKernel(ACTIVATION_GRAD_KERNEL, { dy: dyTensor, x }, { alpha, kind } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      };
+    },
+  };
+}
+
+/** The LeakyRelu gradient config; `stock` (tfjs-core's) runs where the fused kernel does not. */
+export function leakyReluGradient(stock: tf.GradConfig): tf.GradConfig {
+  return activationGradient(tf.LeakyRelu, stock, 'rectifier', (attrs) => (attrs as unknown as tf.LeakyReluAttrs).alpha);
+}
+
+/** The Relu gradient config; `stock` (tfjs-core's) runs where the fused kernel does not. */
+export function reluGradient(stock: tf.GradConfig): tf.GradConfig {
+  return activationGradient(tf.Relu, stock, 'rectifier', () => 0);
+}
+
+/** The Square gradient config; `stock` (tfjs-core's) runs where the fused kernel does not. */
+export function squareGradient(stock: tf.GradConfig): tf.GradConfig {
+  return activationGradient(tf.Square, stock, 'square', () => 0);
+}

@@ -1,0 +1,196 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/**
+ * Adam with fused update kernels on the webgpu backend. tfjs's AdamOptimizer runs about a dozen
+ * element-wise kernels per variable per step (plus scalar uploads for its constants): with the
+ * DCGAN's 40 variables that is ~480 launches, a third of a training step's. Here each variable costs
+ * three: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε),
+ * with every constant in the kernels' uniforms (β1ᵗ and β2ᵗ come from the iteration count, on the
+ * CPU). The state is AdamOptimizer's own (accumulatedFirstMoment/SecondMoment, same names and order),
+ * so getWeights/setWeights and checkpoints are unchanged; on other backends this is tf.train.adam.
+ */
+export const ADAM_MOMENT_KERNEL = 'FaceganAdamMoment';
+export const ADAM_WEIGHT_KERNEL = 'FaceganAdamWeight';
+
+export interface AdamMomentAttrs {
+  /** β1 for the first moment, β2 for the second. */
+  decay: number;
+  /** 1: the gradient (first moment); 2: its square (second moment). */
+  power: 1 | 2;
+}
+
+export interface AdamWeightAttrs {
+  learningRate: number;
+  /** 1 − β1ᵗ and 1 − β2ᵗ: the bias corrections of this step. */
+  oneMinusBeta1Power: number;
+  oneMinusBeta2Power: number;
+  epsilon: number;
+}
+
+const WORKGROUP_SIZE = 64;
+
+class ElementwiseProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  size = true;
+
+  constructor(
+    readonly variableNames: string[],
+    shape: number[],
+    key: string,
+    readonly uniforms: string,
+    private readonly body: string,
+  ) {
+    this.outputShape = shape;
+    this.shaderKey = key;
+    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${this.body}
+        }
+      }
+    `;
+  }
+}
+
+type KernelArgs<I> = { inputs: I; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
+
+function adamMomentWebGpu(args: KernelArgs<{ x: tf.TensorInfo; g: tf.TensorInfo }>): tf.TensorInfo {
+  const { x, g } = args.inputs;
+  const { decay, power } = args.attrs as unknown as AdamMomentAttrs;
+  const term = power === 2 ? 'g[index] * g[index]' : 'g[index]';
+  const program = new ElementwiseProgram(
+    ['x', 'g'],
+    x.shape,
+    `faceganAdamMoment${power}`,
+    'decay : f32, rest : f32,',
+    // The same two products and sum as tfjs's add(mul(m, β), mul(g, 1 − β)).
+    `result[index] = x[index] * uniforms.decay + ${term} * uniforms.rest;`,
+  );
+  const uniforms = [
+    { type: 'float32', data: [decay] },
+    { type: 'float32', data: [1 - decay] },
+  ];
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [x, g], 'float32', uniforms);
+}
+
+function adamWeightWebGpu(args: KernelArgs<{ w: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo }>): tf.TensorInfo {
+  const { w, m, v } = args.inputs;
+  const attrs = args.attrs as unknown as AdamWeightAttrs;
+  const program = new ElementwiseProgram(
+    ['w', 'm', 'v'],
+    w.shape,
+    'faceganAdamWeight',
+    'negativeLearningRate : f32, oneMinusBeta1Power : f32, oneMinusBeta2Power : f32, epsilon : f32,',
+    `let mHat = m[index] / uniforms.oneMinusBeta1Power;
+          let vHat = v[index] / uniforms.oneMinusBeta2Power;
+          result[index] = mHat / (sqrt(vHat) + uniforms.epsilon) * uniforms.negativeLearningRate + w[index];`,
+  );
+  const uniforms = [
+    { type: 'float32', data: [-attrs.learningRate] },
+    { type: 'float32', data: [attrs.oneMinusBeta1Power] },
+    { type: 'float32', data: [attrs.oneMinusBeta2Power] },
+    { type: 'float32', data: [attrs.epsilon] },
+  ];
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [w, m, v], 'float32', uniforms);
+}
+
+export const adamMomentWebGpuKernel: tf.KernelConfig = {
+  kernelName: ADAM_MOMENT_KERNEL,
+  backendName: 'webgpu',
+  kernelFunc: adamMomentWebGpu as unknown as tf.KernelFunc,
+};
+
+export const adamWeightWebGpuKernel: tf.KernelConfig = {
+  kernelName: ADAM_WEIGHT_KERNEL,
+  backendName: 'webgpu',
+  kernelFunc: adamWeightWebGpu as unknown as tf.KernelFunc,
+};
+
+/** What AdamOptimizer keeps private that the fused path reads or repairs. */
+interface AdamInternals {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable }>;
+  accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable }>;
+}
+
+type VariableGradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
+
+/**
+ * AdamOptimizer whose update runs as three fused kernels per variable on webgpu (see the top of this
+ * file). Same constructor, state, serialization (className 'Adam') and results as tf.train.adam.
+ */
+export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /** True while the last applyGradients ran the fused path and left accBeta1/2 unmaintained. */
+  private accBetaStale = false;
+
+  override applyGradients(variableGradients: VariableGradients): void {
+    const internals = this as unknown as AdamInternals;
+    const fused =
+      tf.getBackend() === 'webgpu' &&
+      tf.getKernel(ADAM_MOMENT_KERNEL, 'webgpu') !== undefined &&
+      tf.getKernel(ADAM_WEIGHT_KERNEL, 'webgpu') !== undefined;
+    if (!fused) {
+      if (this.accBetaStale) {
+        // The fused path does not multiply accBeta1/2 every step (two launches and two uploads):
+        // AdamOptimizer.setWeights derives them the same way from the iteration count.
+        tf.tidy(() => {
+          internals.accBeta1.assign(tf.scalar(this.beta1 ** (this.iterations + 1)));
+          internals.accBeta2.assign(tf.scalar(this.beta2 ** (this.iterations + 1)));
+        });
+        this.accBetaStale = false;
+      }
+      super.applyGradients(variableGradients);
+      return;
+    }
+    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    // `iterations` (not iterations_, which is undefined until the first increment).
+    const step = this.iterations + 1;
+    const weightAttrs: AdamWeightAttrs = {
+      learningRate: this.learningRate,
+      oneMinusBeta1Power: 1 - this.beta1 ** step,
+      oneMinusBeta2Power: 1 - this.beta2 ** step,
+      epsilon: this.epsilon,
+    };
+    tf.tidy(() => {
+      names.forEach((name, i) => {
+        const value = tf.engine().registeredVariables[name];
+        if (internals.accumulatedFirstMoment[i] == null) {
+          internals.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+        }
+        if (internals.accumulatedSecondMoment[i] == null) {
+          internals.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+        }
+        const gradient = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
+        if (gradient == null) return;
+        const firstMoment = internals.accumulatedFirstMoment[i].variable;
+        const secondMoment = internals.accumulatedSecondMoment[i].variable;
+        const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: object) =>
+          tf.engine().runKernel(kernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const newFirst = run(ADAM_MOMENT_KERNEL, { x: firstMoment, g: gradient }, { decay: this.beta1, power: 1 });
+        const newSecond = run(ADAM_MOMENT_KERNEL, { x: secondMoment, g: gradient }, { decay: this.beta2, power: 2 });
+        const newValue = run(ADAM_WEIGHT_KERNEL, { w: value, m: newFirst, v: newSecond }, weightAttrs);
+        firstMoment.assign(newFirst);
+        secondMoment.assign(newSecond);
+        value.assign(newValue);
+      });
+    });
+    this.accBetaStale = true;
+    this.incrementIterations();
+  }
+}
+
+/** tf.train.adam with the fused webgpu update (the same defaults: β2 0.999, ε from the backend). */
+export function fusedAdam(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?: number): FusedAdamOptimizer {
+  return new FusedAdamOptimizer(learningRate, beta1, beta2, epsilon);
+}

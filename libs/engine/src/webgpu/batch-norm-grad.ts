@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { batchNormGradSums } from './reduce';
+
+/**
+ * The gradient of FusedBatchNorm (y = γ·(x − μ)·r + β, r = 1/√(σ² + ε), per channel of a
+ * channels-last x) in seven dispatches instead of about twenty:
+ *
+ *   one pass over x and dy (two with the row split) gives s0 = Σ dy and s1 = Σ dy·(x − μ) per channel;
+ *   dx = dy·γ·r (one element-wise pass);  dμ = −γ·r·s0;  dσ² = −½·γ·r³·s1;  dγ = r·s1;  dβ = s0.
+ *
+ * tfjs-core's gradient builds x − μ, dy·γ, a tiled copy of r at the full activation shape, and five
+ * more full-size products before its four reductions (each of which the stock backend transposes
+ * first). These are the same formulas, so the results match it to rounding. The gradient registry is
+ * global: on other backends, and for shapes this does not cover (μ of rank > 1, no γ, not float32),
+ * tfjs-core's gradient runs.
+ */
+export const BATCH_NORM_GRAD_SUMS_KERNEL = 'FaceganBatchNormGradSums';
+export const BATCH_NORM_GRAD_VECTOR_KERNEL = 'FaceganBatchNormGradVector';
+export const BATCH_NORM_GRAD_X_KERNEL = 'FaceganBatchNormGradX';
+
+/** Which per-channel gradient the vector kernel computes. */
+export type BatchNormGradVector = 'mean' | 'variance' | 'scale' | 'offset';
+const VECTOR_FORMULA: Record<BatchNormGradVector, string> = {
+  mean: '-scale[c] * r * sums[c]',
+  variance: '-0.5 * scale[c] * r * r * r * sums[channels + c]',
+  scale: 'r * sums[channels + c]',
+  offset: 'sums[c]',
+};
+
+const WORKGROUP_SIZE = 64;
+
+class ChannelProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  size = true;
+  uniforms = 'channels : i32, varianceEpsilon : f32,';
+
+  constructor(
+    readonly variableNames: string[],
+    shape: number[],
+    key: string,
+    private readonly expression: string,
+  ) {
+    this.outputShape = shape;
+    this.shaderKey = key;
+    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          // Every input is bound: with layout 'auto' an unused one would leave the pipeline without
+          // its binding, the bind group invalid and the whole submit dropped.
+          ${this.variableNames.map((name) => `_ = ${name}[0];`).join(' ')}
+          let channels = uniforms.channels;
+          let c = index % channels;
+          let r = inverseSqrt(variance[c] + uniforms.varianceEpsilon);
+          result[index] = ${this.expression};
+        }
+      }
+    `;
+  }
+}
+
+type KernelArgs<I> = { inputs: I; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
+
+function channelUniforms(channels: number, varianceEpsilon: number) {
+  return [
+    { type: 'int32', data: [channels] },
+    { type: 'float32', data: [varianceEpsilon] },
+  ];
+}
+
+function gradSumsWebGpu(args: KernelArgs<{ x: tf.TensorInfo; mean: tf.TensorInfo; dy: tf.TensorInfo }>): tf.TensorInfo {
+  const { x, mean, dy } = args.inputs;
+  return batchNormGradSums(args.backend as WebGPUBackend, x, mean, dy);
+}
+
+function gradVectorWebGpu(args: KernelArgs<{ sums: tf.TensorInfo; variance: tf.TensorInfo; scale: tf.TensorInfo }>): tf.TensorInfo {
+  const { sums, variance, scale } = args.inputs;
+  const { which, varianceEpsilon } = args.attrs as unknown as { which: BatchNormGradVector; varianceEpsilon: number };
+  const channels = variance.shape[0];
+  const program = new ChannelProgram(['sums', 'variance', 'scale'], [channels], `faceganBatchNormGrad_${which}`, VECTOR_FORMULA[which]);
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [sums, variance, scale], 'float32', channelUniforms(channels, varianceEpsilon));
+}
+
+function gradXWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; variance: tf.TensorInfo; scale: tf.TensorInfo }>): tf.TensorInfo {
+  const { dy, variance, scale } = args.inputs;
+  const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
+  const program = new ChannelProgram(['dy', 'variance', 'scale'], dy.shape, 'faceganBatchNormGradX', 'dy[index] * scale[c] * r');
+  return (args.backend as WebGPUBackend).runWebGPUProgram(
+    program,
+    [dy, variance, scale],
+    'float32',
+    channelUniforms(variance.shape[0], varianceEpsilon),
+  );
+}
+
+export const batchNormGradWebGpuKernels: tf.KernelConfig[] = [
+  { kernelName: BATCH_NORM_GRAD_SUMS_KERNEL, backendName: 'webgpu', kernelFunc: gradSumsWebGpu as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_GRAD_VECTOR_KERNEL, backendName: 'webgpu', kernelFunc: gradVectorWebGpu as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_GRAD_X_KERNEL, backendName: 'webgpu', kernelFunc: gradXWebGpu as unknown as tf.KernelFunc },
+];
+
+function fusedKernelsAvailable(): boolean {
+  return (
+    tf.getBackend() === 'webgpu' &&
+    [BATCH_NORM_GRAD_SUMS_KERNEL, BATCH_NORM_GRAD_VECTOR_KERNEL, BATCH_NORM_GRAD_X_KERNEL].every(
+      (name) => tf.getKernel(name, 'webgpu') !== undefined,
+    )
+  );
+}
+
+/** Whether the fused gradient covers this call: per-channel μ, σ², γ of a channels-last float32 x. */
+function covered(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, scale: tf.Tensor | undefined): scale is tf.Tensor {
+  const channels = x.shape[x.rank - 1];
+  const isChannelVector = (t: tf.Tensor) => t.rank === 1 && t.shape[0] === channels && t.dtype === 'float32';
+  return x.rank >= 2 && x.dtype === 'float32' && isChannelVector(mean) && isChannelVector(variance) && scale != null && isChannelVector(scale);
+}
+
+/**
+ * Builds the FusedBatchNorm gradient config; `stock` (tfjs-core's) handles what the fused path does
+ * not (see the top of this file).
+ */
+export function fusedBatchNormGradient(stock: tf.GradConfig): tf.GradConfig {
+  return {
+    kernelName: tf.FusedBatchNorm,
+    inputsToSave: ['x', 'mean', 'variance', 'scale'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, mean, variance, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const dyTensor = dy as tf.Tensor;
+      if (!fusedKernelsAvailable() || !covered(x, mean, variance, scale) || dyTensor.dtype !== 'float32') {
+        return stock.gradFunc(dy, saved, attrs);
+      }
+      const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+      const run = (kernel: string, inputs: tf.NamedTensorMap, kernelAttrs: object) =>
+        tf.engine().runKernel(kernel, inputs, kernelAttrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      // Computed now, not in the closures: the tape runs each closure in its own tidy, and all four
+      // per-channel gradients share these sums. [2, C]: a few bytes kept until backprop ends.
+      const sums = run(BATCH_NORM_GRAD_SUMS_KERNEL, { x, mean, dy: dyTensor }, {});
+      const vector = (which: BatchNormGradVector) => () =>
+        run(BATCH_NORM_GRAD_VECTOR_KERNEL, { sums, variance, scale }, { which, varianceEpsilon });
+      return {
+        x: () => run(BATCH_NORM_GRAD_X_KERNEL, { dy: dyTensor, variance, scale }, { varianceEpsilon }),
+        mean: vector('mean'),
+        variance: vector('variance'),
+        scale: vector('scale'),
+        offset: vector('offset'),
+      };
+    },
+  };
+}

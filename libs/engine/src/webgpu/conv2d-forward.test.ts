@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initWebGpu, installWebGpuOverrides } from './index';
+import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+
+const webGpu = await webGpuForTests();
+
+/**
+ * Tolerance: float32 sums over K = kh·kw·ci terms in a different order than the cpu backend: 2e-6·√K
+ * relative to the largest |y|; measured on lavapipe: max error ≤ 3.3e-7 × max|y|.
+ */
+function tolerance(dimK: number, reference: Float32Array): number {
+  return 2e-6 * Math.sqrt(dimK) * Math.max(1, maxAbs(reference));
+}
+
+interface Case {
+  batch: number;
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  filter: number;
+  stride: number;
+  pad: 'same' | 'valid';
+  bias: boolean;
+}
+
+const fixedCases: Case[] = [
+  { batch: 2, height: 8, width: 8, inChannels: 3, outChannels: 32, filter: 3, stride: 2, pad: 'same', bias: true },
+  { batch: 2, height: 9, width: 7, inChannels: 5, outChannels: 6, filter: 3, stride: 1, pad: 'same', bias: true },
+  { batch: 1, height: 11, width: 13, inChannels: 40, outChannels: 3, filter: 3, stride: 1, pad: 'same', bias: true },
+  { batch: 3, height: 7, width: 5, inChannels: 33, outChannels: 70, filter: 3, stride: 1, pad: 'valid', bias: false },
+  { batch: 2, height: 6, width: 6, inChannels: 17, outChannels: 9, filter: 1, stride: 1, pad: 'same', bias: true },
+  { batch: 1, height: 10, width: 9, inChannels: 7, outChannels: 3, filter: 5, stride: 2, pad: 'same', bias: false },
+];
+
+function randomCases(count: number, seed: number): Case[] {
+  const random = seededRandom(seed);
+  const pick = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+  return Array.from({ length: count }, () => {
+    const filter = random() < 0.8 ? 3 : pick(1, 4);
+    return {
+      batch: pick(1, 3),
+      height: pick(filter, 12),
+      width: pick(filter, 12),
+      inChannels: pick(1, 40),
+      outChannels: pick(1, 70),
+      filter,
+      stride: pick(1, 2),
+      pad: random() < 0.5 ? ('same' as const) : ('valid' as const),
+      bias: random() < 0.7,
+    };
+  });
+}
+
+describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu (opt-in) ${webGpu.skipReason}`, () => {
+  beforeAll(async () => {
+    await initWebGpu();
+    installWebGpuOverrides('all+conv');
+  });
+  afterAll(() => {
+    installWebGpuOverrides();
+  });
+
+  const cases = [...fixedCases, ...randomCases(12, 23)];
+  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %o', async (index, c) => {
+    const random = seededRandom(3000 + index);
+    const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
+    const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];
+    const xValues = randomValues(tf.util.sizeFromShape(xShape), random);
+    const filterValues = randomValues(tf.util.sizeFromShape(filterShape), random);
+    const biasValues = randomValues(c.outChannels, random);
+    const compute = () =>
+      tf.fused.conv2d({
+        x: tf.tensor4d(xValues, xShape),
+        filter: tf.tensor4d(filterValues, filterShape),
+        strides: c.stride,
+        pad: c.pad,
+        bias: c.bias ? tf.tensor1d(biasValues) : undefined,
+      });
+    const reference = await valuesOn('cpu', compute);
+    const got = await valuesOn('webgpu', compute);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(c.filter * c.filter * c.inChannels, reference));
+  });
+
+  it('is what a conv2d layer runs', async () => {
+    const profile = await tf.profile(() => {
+      const layer = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', inputShape: [6, 6, 2] });
+      const y = layer.apply(tf.ones([1, 6, 6, 2])) as tf.Tensor;
+      y.dispose();
+      layer.dispose();
+    });
+    expect(profile.kernels.map((k) => k.name)).toContain('FusedConv2D');
+  });
+});
