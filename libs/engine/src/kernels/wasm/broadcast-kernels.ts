@@ -31,6 +31,24 @@ export function leadingReduction(
   };
 }
 
+/**
+ * Column sums of the row-major [rows, cols] `src`, in float64. Four rows per pass: one accumulator
+ * update per four loads roughly halves the time of the plain loop (V8 does not vectorise either).
+ */
+export function columnSums(src: Float32Array, rows: number, cols: number): Float64Array {
+  const acc = new Float64Array(cols);
+  const quad = rows - (rows % 4);
+  for (let base = 0, end = quad * cols; base < end; base += 4 * cols) {
+    for (let c = 0, i = base; c < cols; c++, i++) {
+      acc[c] += src[i] + src[i + cols] + (src[i + 2 * cols] + src[i + 3 * cols]);
+    }
+  }
+  for (let base = quad * cols, end = rows * cols; base < end; base += cols) {
+    for (let c = 0; c < cols; c++) acc[c] += src[base + c];
+  }
+  return acc;
+}
+
 function createReductionKernel(kernelName: typeof Sum | typeof Mean, fallback: KernelFunc | undefined): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const backend = args.backend as BackendWasm;
@@ -45,11 +63,7 @@ function createReductionKernel(kernelName: typeof Sum | typeof Mean, fallback: K
     const kept = x.shape.slice(reducedAxes);
     const outShape = keepDims ? [...Array<number>(reducedAxes).fill(1), ...kept] : kept;
     const out = backend.makeOutput(outShape, 'float32');
-    const src = heapView(backend, x);
-    const acc = new Float64Array(cols);
-    for (let r = 0, base = 0; r < rows; r++, base += cols) {
-      for (let c = 0; c < cols; c++) acc[c] += src[base + c];
-    }
+    const acc = columnSums(heapView(backend, x), rows, cols);
     const scale = kernelName === Mean ? 1 / rows : 1;
     const dst = heapView(backend, out);
     for (let c = 0; c < cols; c++) dst[c] = acc[c] * scale;

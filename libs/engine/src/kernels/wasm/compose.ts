@@ -34,6 +34,7 @@ export function runWasmKernel(
 /** Intermediate backend data owned by one kernel invocation, released together. */
 export class Scratch {
   private readonly owned: TensorInfo[] = [];
+  private readonly views: TensorInfo[] = [];
 
   constructor(readonly backend: BackendWasm) {}
 
@@ -48,12 +49,37 @@ export class Scratch {
     return this.track(this.backend.makeOutput(shape, dtype));
   }
 
+  /** A float32 tensor of `shape` holding `values` (small per-channel vectors). */
+  constant(values: ArrayLike<number>, shape: number[] = [values.length]): TensorInfo {
+    const info = this.alloc(shape);
+    heapView(this.backend, info).set(values);
+    return info;
+  }
+
   /** Runs a wasm kernel whose output is an intermediate. */
   run(kernelName: string, inputs: WasmKernelInputs, attrs: NamedAttrMap = {}): TensorInfo {
     return this.track(runWasmKernel(this.backend, kernelName, inputs, attrs));
   }
 
+  /**
+   * A tensor of `shape` over the float32 data of `base` from element `offset` on: no copy. Kernels read
+   * it like any input (XNNPACK reads rows of a matrix from it). It may reach outside `base` (the
+   * caller makes sure what lies there is harmless) and must not outlive it; released with the scratch.
+   */
+  view(base: TensorInfo, offset: number, shape: number[]): TensorInfo {
+    const { memoryOffset } = this.backend.dataIdMap.get(base.dataId);
+    const info = this.backend.makeOutput(shape, 'float32', memoryOffset + offset * Float32Array.BYTES_PER_ELEMENT);
+    this.views.push(info);
+    return info;
+  }
+
   disposeAll(): void {
+    // A view is forgotten, not freed: backend.disposeData would free() memory it does not own.
+    for (const view of this.views.splice(0)) {
+      const { id } = this.backend.dataIdMap.get(view.dataId);
+      this.backend.wasm.tfjs.disposeData(id);
+      this.backend.dataIdMap.delete(view.dataId);
+    }
     for (const info of this.owned.splice(0)) this.backend.disposeData(info.dataId);
   }
 }

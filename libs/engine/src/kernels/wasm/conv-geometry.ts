@@ -97,3 +97,61 @@ export function subPixelFilter(
     }
   }
 }
+
+/**
+ * The flat "padded grid" that turns a stride-1 filter gradient into 9-ish plain matrix products (one
+ * per filter tap) over zero-copy shifted views; see conv2d-backprop-filter.ts.
+ *
+ * Every image is laid out as `gridHeight` rows of `gridWidth` positions: its own pixels at (h, w),
+ * h < height, w < width, and zeros in the `gridWidth - width` columns that end each row and the
+ * `gridHeight - height` rows that end each image. Images follow each other, with `margin` zero
+ * positions before the first and after the last: `length` positions in all. Because the zero
+ * columns are shared by a row's right edge and the next row's left edge (likewise the zero rows
+ * between images), moving from an output position by a filter tap is adding a constant
+ * `tapOffsets[t]` to the flat index: out-of-image reads land on zeros.
+ */
+export interface FilterGradGrid {
+  gridHeight: number;
+  gridWidth: number;
+  /** Positions per image: gridHeight * gridWidth. */
+  imageLength: number;
+  margin: number;
+  /** Positions in all: 2 * margin + batch * imageLength. */
+  length: number;
+  /** Flat offset of tap (th, tw), row-major over the filter: (th - padTop) * gridWidth + (tw - padLeft). */
+  tapOffsets: number[];
+}
+
+export interface StrideOneFilterGradShape {
+  batch: number;
+  height: number;
+  width: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/**
+ * The grid for a stride-1 convolution, or null when its pads are too large for the shared zero
+ * rows/columns to hold the output (pads over filter size - 1 on both sides: left to the other path).
+ */
+export function planFilterGradGrid(s: StrideOneFilterGradShape): FilterGradGrid | null {
+  const zeroRows = Math.max(s.padTop, s.padBottom);
+  const zeroColumns = Math.max(s.padLeft, s.padRight);
+  const gridHeight = s.height + zeroRows;
+  const gridWidth = s.width + zeroColumns;
+  // the output positions must fit in an image's grid (the dy values live there too)
+  if (s.outHeight > gridHeight || s.outWidth > gridWidth || s.outHeight < 1 || s.outWidth < 1) return null;
+  const tapOffsets: number[] = [];
+  for (let th = 0; th < s.filterHeight; th++) {
+    for (let tw = 0; tw < s.filterWidth; tw++) tapOffsets.push((th - s.padTop) * gridWidth + (tw - s.padLeft));
+  }
+  const margin = Math.max(...tapOffsets.map(Math.abs));
+  const imageLength = gridHeight * gridWidth;
+  return { gridHeight, gridWidth, imageLength, margin, length: 2 * margin + s.batch * imageLength, tapOffsets };
+}

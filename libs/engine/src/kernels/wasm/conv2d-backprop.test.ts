@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createConv2DBackpropFilterKernel, type FilterGradRoles } from './conv2d-backprop-filter';
+import { planFilterGradGrid } from './conv-geometry';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from './index';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -122,6 +124,15 @@ const fixedCases: Case[] = [
 ];
 const cases = [...fixedCases, ...randomCases(40, 20240607)];
 
+/** Stride-1 geometries with more channels than the random cases: both operand arrangements, narrow outputs. */
+const wideStrideOneCases: Case[] = [
+  { batch: 3, height: 8, width: 8, inC: 16, outC: 12, kh: 3, kw: 3, stride: 1, pad: 'same' },
+  { batch: 2, height: 12, width: 10, inC: 12, outC: 3, kh: 3, kw: 3, stride: 1, pad: 'same' },
+  { batch: 2, height: 5, width: 5, inC: 9, outC: 20, kh: 3, kw: 3, stride: 1, pad: 'same' },
+  { batch: 2, height: 7, width: 9, inC: 10, outC: 2, kh: 3, kw: 2, stride: 1, pad: 'valid' },
+  { batch: 1, height: 6, width: 6, inC: 9, outC: 5, kh: 2, kw: 2, stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+];
+
 describe('wasm Conv2D gradient kernels', () => {
   beforeAll(async () => {
     await tf.setBackend('wasm');
@@ -150,6 +161,55 @@ describe('wasm Conv2D gradient kernels', () => {
       }
     });
   }
+
+  it("stride-1 Conv2DBackpropFilter agrees with cpu with either operand shifted ('x' and 'dy' roles)", async () => {
+    const strideOne = [...wideStrideOneCases, ...cases.filter((c) => c.stride === 1)];
+    for (const roles of ['x', 'dy'] as FilterGradRoles[]) {
+      const stock = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+      tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+      tf.registerKernel(createConv2DBackpropFilterKernel({ roles }));
+      try {
+        for (const [i, c] of strideOne.entries()) {
+          const reference = await runGradKernel('cpu', 'Conv2DBackpropFilter', c, 2000 + i);
+          const candidate = await runGradKernel('wasm', 'Conv2DBackpropFilter', c, 2000 + i);
+          const label = `${roles}: ${describeCase(c)}`;
+          expect(candidate.shape, label).toEqual(reference.shape);
+          expect(relativeError(reference.values, candidate.values), label).toBeLessThanOrEqual(TOLERANCE);
+        }
+      } finally {
+        tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+        if (stock) tf.registerKernel(stock);
+      }
+    }
+  });
+
+  it('plans the filter-gradient grid: shared zero rows and columns, tap offsets, margins', () => {
+    const same = planFilterGradGrid({
+      batch: 2, height: 4, width: 5, outHeight: 4, outWidth: 5, filterHeight: 3, filterWidth: 3,
+      padTop: 1, padBottom: 1, padLeft: 1, padRight: 1,
+    });
+    expect(same).toEqual({
+      gridHeight: 5,
+      gridWidth: 6,
+      imageLength: 30,
+      margin: 7,
+      length: 2 * 7 + 2 * 30,
+      tapOffsets: [-7, -6, -5, -1, 0, 1, 5, 6, 7],
+    });
+    const valid = planFilterGradGrid({
+      batch: 1, height: 5, width: 5, outHeight: 1, outWidth: 1, filterHeight: 5, filterWidth: 5,
+      padTop: 0, padBottom: 0, padLeft: 0, padRight: 0,
+    });
+    expect(valid?.gridWidth).toBe(5);
+    expect(valid?.margin).toBe(24);
+    // pads beyond what the shared zero rows can hold: left to the dilated-convolution path
+    expect(
+      planFilterGradGrid({
+        batch: 1, height: 4, width: 4, outHeight: 9, outWidth: 4, filterHeight: 2, filterWidth: 1,
+        padTop: 3, padBottom: 3, padLeft: 0, padRight: 0,
+      }),
+    ).toBeNull();
+  });
 
   it('rejects NCHW clearly', async () => {
     await tf.setBackend('wasm');

@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isBlockRepeat, leadingReduction } from './broadcast-kernels';
-import { registerWasmTrainingKernels } from './index';
+import { WASM_BATCH_NORM_GRAD } from './gradients';
+import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from './index';
 
 function values(size: number, seed: number): Float32Array {
   const out = new Float32Array(size);
@@ -37,7 +38,7 @@ async function expectSameOnCpuAndWasm(f: () => tf.Tensor, label: string): Promis
   expect(maxDiff / maxRef, label).toBeLessThanOrEqual(1e-5);
 }
 
-describe('wasm Sum / Mean / Tile / ResizeNearestNeighborGrad fast paths', () => {
+describe('wasm Sum / Mean / Tile / ResizeNearestNeighbor(Grad) / FusedBatchNorm / LeakyRelu / Identity fast paths', () => {
   beforeAll(async () => {
     await tf.setBackend('wasm');
     registerWasmTrainingKernels();
@@ -132,6 +133,81 @@ describe('wasm Sum / Mean / Tile / ResizeNearestNeighborGrad fast paths', () => 
       const maxDiff = Math.max(...Array.from(expected, (v, j) => Math.abs(v - candidate.values[j])));
       expect(maxDiff, `resize grad ${label}`).toBeLessThanOrEqual(1e-5);
     }
+  });
+
+  it('FusedBatchNorm matches cpu with and without offset and scale, and falls back for full-size statistics', async () => {
+    const shape: [number, number, number, number] = [3, 4, 5, 6];
+    const data = values(3 * 4 * 5 * 6, 51);
+    const channel = (seed: number, lo: number, hi: number) => values(6, seed).map((v) => lo + ((v + 1) / 2) * (hi - lo));
+    const [mean, variance, offset, scale] = [channel(52, -1, 1), channel(53, 0.1, 2), channel(54, -1, 1), channel(55, 0.5, 1.5)];
+    const x = () => tf.tensor(data, shape) as tf.Tensor4D;
+    await expectSameOnCpuAndWasm(() => tf.batchNorm(x(), mean, variance, offset, scale, 1e-3), 'batchNorm, all inputs');
+    await expectSameOnCpuAndWasm(() => tf.batchNorm(x(), mean, variance, undefined, undefined, 1e-3), 'batchNorm, no offset or scale');
+    await expectSameOnCpuAndWasm(
+      () => {
+        const asChannels = (v: Float32Array) => tf.tensor(v, [1, 1, 1, 6]);
+        return tf.batchNorm(x(), asChannels(mean), asChannels(variance), asChannels(offset), asChannels(scale), 0.1);
+      },
+      'batchNorm, [1, 1, 1, c] statistics',
+    );
+    const fullSize = values(data.length, 56).map((v) => v * v + 0.5);
+    await expectSameOnCpuAndWasm(
+      () => tf.batchNorm(x(), tf.tensor(data, shape).mul(0.5), tf.tensor(fullSize, shape), undefined, undefined, 1e-3),
+      'batchNorm, full-size statistics (stock kernel)',
+    );
+  });
+
+  it('LeakyRelu matches cpu, including zeros and the int32 fallback', async () => {
+    const data = values(2 * 7 * 3 * 5, 61);
+    data[0] = 0;
+    data[1] = -0;
+    await expectSameOnCpuAndWasm(() => tf.leakyRelu(tf.tensor(data, [2, 7, 3, 5]), 0.2), 'leakyRelu 0.2');
+    await expectSameOnCpuAndWasm(() => tf.leakyRelu(tf.tensor(data, [210]), 0), 'leakyRelu 0');
+    await expectSameOnCpuAndWasm(() => tf.leakyRelu(tf.tensor([-3, 0, 4], [3], 'int32'), 0.5), 'leakyRelu int32');
+  });
+
+  it('Identity shares the data: clones read the same values, survive the original and free nothing early', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const before = backend.numDataIds();
+    const original = tf.tensor(values(24, 71), [2, 3, 4]);
+    const clone = tf.clone(original);
+    expect(backend.numDataIds()).toBe(before + 1);
+    original.dispose();
+    expect(Array.from(clone.dataSync())).toEqual(Array.from(values(24, 71)));
+    clone.dispose();
+    expect(backend.numDataIds()).toBe(before);
+    const text = tf.clone(tf.tensor(['a', 'b']));
+    expect(text.dataSync()).toEqual(['a', 'b']);
+    text.dispose();
+  });
+
+  it('batch-norm, Sum and Mean gradients: the wasm overrides match cpu, run only on wasm, and unregister', async () => {
+    const shape: [number, number, number, number] = [3, 4, 5, 6];
+    const xData = values(3 * 4 * 5 * 6, 81);
+    const weights = values(3 * 4 * 5 * 6, 82);
+    const channelScale = values(6, 83).map((v) => 1 + v / 2);
+    const loss = (x: tf.Tensor) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const normed = tf.batchNorm(x as tf.Tensor4D, mean, variance, tf.zeros([6]), channelScale, 1e-3);
+      const reduced = tf.add(tf.sum(tf.mul(normed, tf.tensor(weights, shape)), [0, 1]), tf.mean(tf.square(x), [1, 3], true).sum());
+      return tf.sum(tf.mul(reduced, tf.linspace(-1, 1, 6)));
+    };
+    await expectSameOnCpuAndWasm(() => tf.grad(loss)(tf.tensor(xData, shape)), 'gradient of moments, batch norm, sum, mean');
+    await tf.setBackend('wasm');
+    const kernelsOf = async () =>
+      (await tf.profile(() => tf.tidy(() => tf.grad(loss)(tf.tensor(xData, shape))))).kernelNames;
+    expect(await kernelsOf()).toContain(WASM_BATCH_NORM_GRAD);
+    unregisterWasmTrainingKernels();
+    try {
+      expect(wasmTrainingKernelsRegistered()).toBe(false);
+      expect(await kernelsOf()).not.toContain(WASM_BATCH_NORM_GRAD);
+    } finally {
+      registerWasmTrainingKernels();
+    }
+    expect(wasmTrainingKernelsRegistered()).toBe(true);
+    await tf.setBackend('cpu');
+    expect(await kernelsOf()).not.toContain(WASM_BATCH_NORM_GRAD);
   });
 
   it('gradients of a conv + batch-norm block match cpu without leaking', async () => {

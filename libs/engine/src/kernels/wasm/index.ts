@@ -7,7 +7,11 @@
  *   forward XNNPACK convolutions;
  * - Sum, Mean and Tile fast paths for the per-channel reductions/broadcasts of BatchNormalization
  *   (the stock kernels go through the slow generic Transpose / Tile);
- * - a ResizeNearestNeighborGrad fast path for UpSampling2D's integer factors.
+ * - a ResizeNearestNeighborGrad fast path for UpSampling2D's integer factors;
+ * - an Identity that shares data instead of copying it (tfjs clones every tensor the tape saves);
+ * - FusedBatchNorm (forward) and LeakyRelu on XNNPACK's SIMD kernels, ~10x the stock scalar ones;
+ * - gradients (global registry, active on 'wasm' only): batch norm's backward pass as one kernel, and
+ *   Sum/Mean gradients without an all-ones tensor (gradients.ts).
  *
  * Idempotent. Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (importing it registers the
  * stock kernels, which would overwrite ours); before or after tf.setBackend('wasm') both work: our
@@ -17,6 +21,9 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type Ke
 import { createMeanKernel, createSumKernel, createTileKernel } from './broadcast-kernels';
 import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter';
 import { createConv2DBackpropInputKernel } from './conv2d-backprop-input';
+import { createFusedBatchNormKernel, createLeakyReluKernel } from './elementwise-kernels';
+import { registerWasmGradients, unregisterWasmGradients, wasmGradientsRegistered } from './gradients';
+import { createIdentityKernel } from './identity';
 import { createResizeNearestNeighborGradKernel } from './resize-nearest';
 
 const BACKEND = 'wasm';
@@ -29,6 +36,9 @@ const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig>
   Mean: createMeanKernel,
   Tile: createTileKernel,
   ResizeNearestNeighborGrad: createResizeNearestNeighborGradKernel,
+  Identity: createIdentityKernel,
+  FusedBatchNorm: createFusedBatchNormKernel,
+  LeakyRelu: createLeakyReluKernel,
 };
 
 /** What was registered before us, per kernel name (undefined: nothing), to fall back to / restore. */
@@ -56,18 +66,23 @@ export function registerWasmTrainingKernels(): void {
     registerKernel(config);
     ourKernels.add(config);
   }
+  registerWasmGradients();
 }
 
 /** True when every kernel of registerWasmTrainingKernels() is the one registered for 'wasm'. */
 export function wasmTrainingKernelsRegistered(): boolean {
-  return Object.keys(OVERRIDES).every(isOurs);
+  return Object.keys(OVERRIDES).every(isOurs) && wasmGradientsRegistered();
 }
 
-/** Puts back what registerWasmTrainingKernels() replaced (for benchmarks and tests). */
-export function unregisterWasmTrainingKernels(): void {
+/**
+ * Puts back what registerWasmTrainingKernels() replaced (for benchmarks and tests); kernels named in
+ * `keep` stay ours (stock tfjs has no Conv2DBackpropFilter: a training step needs ours).
+ */
+export function unregisterWasmTrainingKernels(options: { keep?: readonly string[] } = {}): void {
   for (const [name, stock] of stockKernels) {
-    if (!isOurs(name)) continue;
+    if (!isOurs(name) || options.keep?.includes(name)) continue;
     unregisterKernel(name, BACKEND);
     if (stock !== undefined) registerKernel(stock);
   }
+  unregisterWasmGradients();
 }

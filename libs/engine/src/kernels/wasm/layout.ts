@@ -85,3 +85,63 @@ export function depthToSpaceCrop(
     }
   }
 }
+
+/** Where the pixels of a [b, h, w, c] tensor go on a filter-gradient grid (see planFilterGradGrid). */
+export interface GridPlacement {
+  gridWidth: number;
+  imageLength: number;
+  margin: number;
+  length: number;
+}
+
+/**
+ * src [b, h, w, c] -> out [c][length] plus `margin` zeros before and after (c * length + 2 * margin
+ * values): channel ci's row starts at margin + ci * length and holds pixel (b, y, x) at grid position
+ * margin + b * imageLength + y * gridWidth + x, zeros elsewhere. The outer margins let shifted views
+ * of the first and last rows read zeros. Reads run contiguously; the c destination rows are filled
+ * side by side.
+ */
+export function toChannelMajorGrid(
+  src: Float32Array,
+  [batch, height, width, channels]: readonly number[],
+  grid: GridPlacement,
+  out: Float32Array,
+): void {
+  out.fill(0);
+  const { gridWidth, imageLength, margin, length } = grid;
+  let s = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let y = 0; y < height; y++) {
+      const rowStart = 2 * margin + b * imageLength + y * gridWidth;
+      for (let x = 0; x < width; x++) {
+        let d = rowStart + x;
+        for (let c = 0; c < channels; c++, d += length) out[d] = src[s++];
+      }
+    }
+  }
+}
+
+/** src [b, h, w, c] -> out [length][c]: pixel (b, y, x) at grid position margin + b * imageLength + y * gridWidth + x, zeros elsewhere. */
+export function toRowMajorGrid(
+  src: Float32Array,
+  [batch, height, width, channels]: readonly number[],
+  grid: GridPlacement,
+  out: Float32Array,
+): void {
+  out.fill(0);
+  const { gridWidth, imageLength, margin } = grid;
+  const run = width * channels;
+  for (let b = 0; b < batch; b++) {
+    for (let y = 0; y < height; y++) {
+      const from = ((b * height + y) * width) * channels;
+      out.set(src.subarray(from, from + run), (margin + b * imageLength + y * gridWidth) * channels);
+    }
+  }
+}
+
+/** m [rows, cols] -> out [cols, rows]. */
+export function transpose2d(m: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c];
+  }
+}

@@ -4,7 +4,8 @@
  * (floor(oh / fh), floor(ow / fw)) exactly, so the gradient adds each dy channel run into its source
  * pixel (every input pixel collects fh*fw of them). The stock kernel evaluates the general float
  * mapping per element (~8 ms per call at the seed's 32x32x32 layer, ~3x slower). Other cases go to
- * the stock kernel. (A JS forward ResizeNearestNeighbor was measured no faster than stock: not kept.)
+ * the stock kernel. (JS forward ResizeNearestNeighbor versions, per element and by copied rows, were
+ * measured no faster than stock: not kept.)
  */
 import {
   ResizeNearestNeighborGrad,

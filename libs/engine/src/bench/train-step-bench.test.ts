@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { modelFlops } from '@facegan/model';
+import { benchSettings, benchTrainStep, prepareBenchBackend } from './train-step-bench';
+
+// What the benchmark reports, on the cpu backend and a tiny model (not how fast anything is).
+describe('benchTrainStep', () => {
+  it('times real training steps and derives img/s and GFLOP/s from the median; the profile counts kernels once', async () => {
+    const backend = await prepareBenchBackend({ backend: 'cpu' });
+    expect(backend).toMatchObject({ backend: 'cpu', kernels: 'n/a', threads: 1 });
+    const config = { resolution: 32, width: 1 / 32, batch: 2, steps: 3, warmup: 1, profile: true };
+    const tensors = tf.memory().numTensors;
+    const result = await benchTrainStep(config);
+    expect(tf.memory().numTensors).toBe(tensors);
+
+    expect(result.stepFlops).toBe(modelFlops(benchSettings(config).model, 2).trainStep);
+    expect(result.stepMs).toHaveLength(3);
+    const sorted = [...result.stepMs].sort((a, b) => a - b);
+    expect(result.msPerStep).toBe(sorted[1]);
+    expect(result.imagesPerSecond).toBeCloseTo(2 / (result.msPerStep / 1e3), 6);
+    expect(result.gflopsPerSecond).toBeCloseTo(result.stepFlops / (result.msPerStep / 1e3) / 1e9, 6);
+    expect(result.cpuMsPerStep).toBeGreaterThan(0);
+
+    const names = result.profile?.kernels.map((row) => row.kernel) ?? [];
+    expect(names).toContain('FusedConv2D');
+    expect(names).toContain('Conv2DBackpropFilter');
+    // op scopes around kernels (fusedConv2d__op) would count their kernels twice
+    expect(names.filter((name) => name.endsWith('__op'))).toEqual([]);
+    const conv = result.profile?.kernels.find((row) => row.kernel === 'FusedConv2D');
+    expect(conv?.calls).toBeGreaterThan(0);
+    expect(result.profile?.kernelMs).toBeCloseTo(result.profile?.kernels.reduce((sum, row) => sum + row.ms, 0) ?? NaN, 6);
+  });
+
+  it('refuses wasm-only options on other backends', async () => {
+    await expect(prepareBenchBackend({ backend: 'cpu', threads: 2 })).rejects.toThrow(/wasm backend only/);
+    await expect(prepareBenchBackend({ backend: 'cpu', stockKernels: true })).rejects.toThrow(/wasm backend only/);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The training-step benchmark behind `runner:bench`: times the engine's real trainer (createTrainer, a
+ * discriminator update then a generator update, losses read back) on random images, and converts the
+ * median step time into images/s and effective GFLOP/s (modelFlops().trainStep: the conv and dense FLOPs
+ * of the forward and backward passes, the work any implementation must do).
+ */
+import { loadavg } from 'node:os';
+import { cpuUsage } from 'node:process';
+import * as tf from '@tensorflow/tfjs';
+import { modelFlops } from '@facegan/model';
+import { DEFAULT_SETTINGS, type BackendName, type Settings } from '@facegan/spec';
+import { initBackend, type BackendInfo } from '../backend';
+import { wasmThreadsCount, withWasmThreads } from '../kernels/wasm/threads';
+import { createTrainer } from '../trainer';
+
+export interface BenchBackendOptions {
+  backend: BackendName;
+  /**
+   * wasm only: XNNPACK threads (1, the default: the single-threaded build, what training uses today).
+   * More pays only on an otherwise idle machine: every XNNPACK kernel call then waits for all threads,
+   * and on a shared machine a thread waiting for a CPU stalls each of the ~1,500 calls of a step.
+   */
+  threads?: number;
+  /**
+   * wasm only: tfjs's stock kernels instead of the project's, except Conv2DBackpropFilter (stock tfjs has
+   * none, so a training step cannot run without ours). The "before" of the project's kernels.
+   */
+  stockKernels?: boolean;
+}
+
+export interface BenchBackend extends BackendInfo {
+  /** 'project' or 'stock' (wasm), 'n/a' elsewhere. */
+  kernels: 'project' | 'stock' | 'n/a';
+  threads: number;
+}
+
+/** Initialises the backend to benchmark; once per process (the wasm build and its threads are chosen at start). */
+export async function prepareBenchBackend(options: BenchBackendOptions): Promise<BenchBackend> {
+  if (options.backend !== 'wasm') {
+    if (options.stockKernels) throw new Error('--stock-kernels applies to the wasm backend only');
+    if (options.threads !== undefined) throw new Error('--threads applies to the wasm backend only');
+    const info = await initBackend(options.backend);
+    return { ...info, kernels: 'n/a', threads: 1 };
+  }
+  const threads = options.threads ?? 1;
+  const info = await withWasmThreads(threads, () => initBackend('wasm'));
+  if (options.stockKernels) {
+    const { unregisterWasmTrainingKernels } = await import('../kernels/wasm/index');
+    unregisterWasmTrainingKernels({ keep: ['Conv2DBackpropFilter'] });
+  }
+  return { ...info, kernels: options.stockKernels ? 'stock' : 'project', threads: wasmThreadsCount() };
+}
+
+export interface TrainStepBenchConfig {
+  resolution: number;
+  width: number;
+  batch: number;
+  /** Timed steps (the median is reported). */
+  steps: number;
+  /** Untimed steps first: heap growth, XNNPACK operator caches, JIT. */
+  warmup: number;
+  /** Also run `steps` profiled steps and report per-kernel time. */
+  profile: boolean;
+}
+
+export interface KernelProfileRow {
+  kernel: string;
+  /** Calls per step. */
+  calls: number;
+  /** Kernel time per step (wall time around the kernel function; wasm kernels are synchronous). */
+  ms: number;
+}
+
+export interface TrainStepProfile {
+  kernels: KernelProfileRow[];
+  /** Sum of all kernel times, per step. */
+  kernelMs: number;
+  /** Wall time of the profiled steps, per step: the rest is tfjs bookkeeping, tape and JavaScript outside kernels. */
+  wallMs: number;
+}
+
+export interface TrainStepBenchResult {
+  config: TrainStepBenchConfig;
+  /** FLOPs of one training step (modelFlops().trainStep). */
+  stepFlops: number;
+  /** Median wall time of a step, and every timed step. */
+  msPerStep: number;
+  stepMs: number[];
+  /** Median process CPU time (user + system, all threads) of a step: less sensitive to a shared machine's load than wall time. */
+  cpuMsPerStep: number;
+  /** The machine's 1-minute load average before and after the timed steps: other work slows the figures. */
+  loadAverage: [number, number];
+  imagesPerSecond: number;
+  gflopsPerSecond: number;
+  profile?: TrainStepProfile;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The settings of a benchmark variant: the defaults, with the model size and batch asked for. */
+export function benchSettings(config: Pick<TrainStepBenchConfig, 'resolution' | 'width' | 'batch'>): Settings {
+  return {
+    ...DEFAULT_SETTINGS,
+    model: { ...DEFAULT_SETTINGS.model, resolution: config.resolution, width: config.width },
+    train: { ...DEFAULT_SETTINGS.train, batchSize: config.batch },
+  };
+}
+
+/** Times the training step on the current tfjs backend (see prepareBenchBackend). */
+export async function benchTrainStep(config: TrainStepBenchConfig): Promise<TrainStepBenchResult> {
+  if (config.steps < 1) throw new Error('bench: steps must be at least 1');
+  const settings = benchSettings(config);
+  const stepFlops = modelFlops(settings.model, config.batch).trainStep;
+  const trainer = createTrainer(settings);
+  const images = tf.randomUniform([config.batch, config.resolution, config.resolution, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+  try {
+    for (let i = 0; i < config.warmup; i++) trainer.step(images);
+
+    const loadBefore = loadavg()[0];
+    const stepMs: number[] = [];
+    const cpuMs: number[] = [];
+    for (let i = 0; i < config.steps; i++) {
+      const cpuStart = cpuUsage();
+      const start = performance.now();
+      trainer.step(images);
+      stepMs.push(performance.now() - start);
+      const cpu = cpuUsage(cpuStart);
+      cpuMs.push((cpu.user + cpu.system) / 1e3);
+    }
+    const msPerStep = median(stepMs);
+    const result: TrainStepBenchResult = {
+      config,
+      stepFlops,
+      msPerStep,
+      stepMs,
+      cpuMsPerStep: median(cpuMs),
+      loadAverage: [loadBefore, loadavg()[0]],
+      imagesPerSecond: config.batch / (msPerStep / 1e3),
+      gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,
+    };
+    if (config.profile) result.profile = await profileSteps(() => trainer.step(images), config.steps);
+    return result;
+  } finally {
+    images.dispose();
+    trainer.dispose();
+  }
+}
+
+/** Per-kernel time of `steps` runs of `step`, per step, largest first. */
+async function profileSteps(step: () => unknown, steps: number): Promise<TrainStepProfile> {
+  let wallMs = 0;
+  const info = await tf.profile(() => {
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) step();
+    wallMs = performance.now() - start;
+    return 0;
+  });
+  const byKernel = new Map<string, { calls: number; ms: number }>();
+  const backendName = tf.getBackend();
+  for (const kernel of info.kernels) {
+    // Ops with a custom gradient (fusedConv2d__op...) are recorded too, around the kernels they run:
+    // counting them would count those kernels twice.
+    if (tf.getKernel(kernel.name, backendName) === undefined) continue;
+    const row = byKernel.get(kernel.name) ?? { calls: 0, ms: 0 };
+    row.calls += 1;
+    row.ms += typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    byKernel.set(kernel.name, row);
+  }
+  const kernels = [...byKernel]
+    .map(([kernel, { calls, ms }]) => ({ kernel, calls: calls / steps, ms: ms / steps }))
+    .sort((a, b) => b.ms - a.ms);
+  return { kernels, kernelMs: kernels.reduce((sum, row) => sum + row.ms, 0), wallMs: wallMs / steps };
+}
