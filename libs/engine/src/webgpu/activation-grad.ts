@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram } from './elementwise-program';
+import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
  * The gradients of LeakyRelu, Relu and Square as one element-wise kernel each on webgpu. tfjs-core's
@@ -12,8 +14,6 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
  */
 export const ACTIVATION_GRAD_KERNEL = 'FaceganActivationGrad';
 
-const WORKGROUP_SIZE = 64;
-
 /** 'rectifier': LeakyRelu (α) and Relu (α = 0); 'square': Square. */
 export type ActivationGradKind = 'rectifier' | 'square';
 
@@ -22,52 +22,22 @@ const GRADIENT: Record<ActivationGradKind, string> = {
   square: 'g * (x[index] * 2.0)',
 };
 
-class ActivationGradProgram implements WebGPUProgram {
-  variableNames = ['dy', 'x'];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
-  size = true;
-  uniforms = 'alpha : f32,';
-
-  constructor(
-    shape: number[],
-    private readonly kind: ActivationGradKind,
-  ) {
-    this.outputShape = shape;
-    this.shaderKey = `faceganActivationGrad_${kind}`;
-    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let g = dy[index];
-          _ = uniforms.alpha;
-          result[index] = ${GRADIENT[this.kind]};
-        }
-      }
-    `;
-  }
-}
-
-function activationGradWebGpu(args: { inputs: { dy: tf.TensorInfo; x: tf.TensorInfo }; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+function activationGradWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; x: tf.TensorInfo }>): tf.TensorInfo {
   const { dy, x } = args.inputs;
   const { alpha, kind } = args.attrs as unknown as { alpha: number; kind: ActivationGradKind };
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new ActivationGradProgram(x.shape, kind), [dy, x], 'float32', [
-    { type: 'float32', data: [alpha] },
-  ]);
+  const program = new ElementwiseProgram(
+    ['dy', 'x'],
+    x.shape,
+    `faceganActivationGrad_${kind}`,
+    'alpha : f32,',
+    `let g = dy[index];
+          _ = uniforms.alpha;
+          result[index] = ${GRADIENT[kind]};`,
+  );
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [dy, x], 'float32', [{ type: 'float32', data: [alpha] }]);
 }
 
-export const activationGradWebGpuKernel: tf.KernelConfig = {
-  kernelName: ACTIVATION_GRAD_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: activationGradWebGpu as unknown as tf.KernelFunc,
-};
+export const activationGradWebGpuKernel = webGpuKernel(ACTIVATION_GRAD_KERNEL, activationGradWebGpu);
 
 function fused(dy: tf.Tensor, x: tf.Tensor): boolean {
   return (

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram } from './elementwise-program';
+import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
  * Adam with fused update kernels on the webgpu backend. tfjs's AdamOptimizer runs about a dozen
@@ -27,42 +29,6 @@ export interface AdamWeightAttrs {
   oneMinusBeta2Power: number;
   epsilon: number;
 }
-
-const WORKGROUP_SIZE = 64;
-
-class ElementwiseProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
-  size = true;
-
-  constructor(
-    readonly variableNames: string[],
-    shape: number[],
-    key: string,
-    readonly uniforms: string,
-    private readonly body: string,
-  ) {
-    this.outputShape = shape;
-    this.shaderKey = key;
-    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${this.body}
-        }
-      }
-    `;
-  }
-}
-
-type KernelArgs<I> = { inputs: I; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
 
 function adamMomentWebGpu(args: KernelArgs<{ x: tf.TensorInfo; g: tf.TensorInfo }>): tf.TensorInfo {
   const { x, g } = args.inputs;
@@ -104,17 +70,8 @@ function adamWeightWebGpu(args: KernelArgs<{ w: tf.TensorInfo; m: tf.TensorInfo;
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, [w, m, v], 'float32', uniforms);
 }
 
-export const adamMomentWebGpuKernel: tf.KernelConfig = {
-  kernelName: ADAM_MOMENT_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: adamMomentWebGpu as unknown as tf.KernelFunc,
-};
-
-export const adamWeightWebGpuKernel: tf.KernelConfig = {
-  kernelName: ADAM_WEIGHT_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: adamWeightWebGpu as unknown as tf.KernelFunc,
-};
+export const adamMomentWebGpuKernel = webGpuKernel(ADAM_MOMENT_KERNEL, adamMomentWebGpu);
+export const adamWeightWebGpuKernel = webGpuKernel(ADAM_WEIGHT_KERNEL, adamWeightWebGpu);
 
 /** What AdamOptimizer keeps private that the fused path reads or repairs. */
 interface AdamInternals {

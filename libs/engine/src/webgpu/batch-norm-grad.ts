@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram } from './elementwise-program';
 import { batchNormGradSums } from './reduce';
+import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
  * The gradient of FusedBatchNorm (y = γ·(x − μ)·r + β, r = 1/√(σ² + ε), per channel of a
@@ -28,47 +30,22 @@ const VECTOR_FORMULA: Record<BatchNormGradVector, string> = {
   offset: 'sums[c]',
 };
 
-const WORKGROUP_SIZE = 64;
-
-class ChannelProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
-  size = true;
-  uniforms = 'channels : i32, varianceEpsilon : f32,';
-
-  constructor(
-    readonly variableNames: string[],
-    shape: number[],
-    key: string,
-    private readonly expression: string,
-  ) {
-    this.outputShape = shape;
-    this.shaderKey = key;
-    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          // Every input is bound: with layout 'auto' an unused one would leave the pipeline without
-          // its binding, the bind group invalid and the whole submit dropped.
-          ${this.variableNames.map((name) => `_ = ${name}[0];`).join(' ')}
+/** A per-channel program over a channels-last `shape`: `expression` may use c (the channel) and r = 1/√(σ² + ε). */
+function channelProgram(variableNames: string[], shape: number[], key: string, expression: string): ElementwiseProgram {
+  return new ElementwiseProgram(
+    variableNames,
+    shape,
+    key,
+    'channels : i32, varianceEpsilon : f32,',
+    // Every input is bound: with layout 'auto' an unused one would leave the pipeline without
+    // its binding, the bind group invalid and the whole submit dropped.
+    `${variableNames.map((name) => `_ = ${name}[0];`).join(' ')}
           let channels = uniforms.channels;
           let c = index % channels;
           let r = inverseSqrt(variance[c] + uniforms.varianceEpsilon);
-          result[index] = ${this.expression};
-        }
-      }
-    `;
-  }
+          result[index] = ${expression};`,
+  );
 }
-
-type KernelArgs<I> = { inputs: I; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
 
 function channelUniforms(channels: number, varianceEpsilon: number) {
   return [
@@ -86,14 +63,14 @@ function gradVectorWebGpu(args: KernelArgs<{ sums: tf.TensorInfo; variance: tf.T
   const { sums, variance, scale } = args.inputs;
   const { which, varianceEpsilon } = args.attrs as unknown as { which: BatchNormGradVector; varianceEpsilon: number };
   const channels = variance.shape[0];
-  const program = new ChannelProgram(['sums', 'variance', 'scale'], [channels], `faceganBatchNormGrad_${which}`, VECTOR_FORMULA[which]);
+  const program = channelProgram(['sums', 'variance', 'scale'], [channels], `faceganBatchNormGrad_${which}`, VECTOR_FORMULA[which]);
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, [sums, variance, scale], 'float32', channelUniforms(channels, varianceEpsilon));
 }
 
 function gradXWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; variance: tf.TensorInfo; scale: tf.TensorInfo }>): tf.TensorInfo {
   const { dy, variance, scale } = args.inputs;
   const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
-  const program = new ChannelProgram(['dy', 'variance', 'scale'], dy.shape, 'faceganBatchNormGradX', 'dy[index] * scale[c] * r');
+  const program = channelProgram(['dy', 'variance', 'scale'], dy.shape, 'faceganBatchNormGradX', 'dy[index] * scale[c] * r');
   return (args.backend as WebGPUBackend).runWebGPUProgram(
     program,
     [dy, variance, scale],
@@ -103,9 +80,9 @@ function gradXWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; variance: tf.TensorIn
 }
 
 export const batchNormGradWebGpuKernels: tf.KernelConfig[] = [
-  { kernelName: BATCH_NORM_GRAD_SUMS_KERNEL, backendName: 'webgpu', kernelFunc: gradSumsWebGpu as unknown as tf.KernelFunc },
-  { kernelName: BATCH_NORM_GRAD_VECTOR_KERNEL, backendName: 'webgpu', kernelFunc: gradVectorWebGpu as unknown as tf.KernelFunc },
-  { kernelName: BATCH_NORM_GRAD_X_KERNEL, backendName: 'webgpu', kernelFunc: gradXWebGpu as unknown as tf.KernelFunc },
+  webGpuKernel(BATCH_NORM_GRAD_SUMS_KERNEL, gradSumsWebGpu),
+  webGpuKernel(BATCH_NORM_GRAD_VECTOR_KERNEL, gradVectorWebGpu),
+  webGpuKernel(BATCH_NORM_GRAD_X_KERNEL, gradXWebGpu),
 ];
 
 function fusedKernelsAvailable(): boolean {

@@ -2,17 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backpropFilterGemm, initWebGpu, planBackpropFilter } from './index';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
-
-/**
- * Tolerance: float32 sums over K = batch·outH·outW terms in a different order than the cpu backend;
- * allowed: 2e-6·√K relative to the largest |dW|; measured on lavapipe ≤ 3.0e-7.
- */
-function tolerance(dimK: number, reference: Float32Array): number {
-  return 2e-6 * Math.sqrt(dimK) * Math.max(1, maxAbs(reference));
-}
 
 interface Case {
   batch: number;
@@ -64,7 +56,7 @@ function runBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, c: Case): tf.Tensor 
 
 function caseTensors(c: Case, seed: number) {
   const random = seededRandom(seed);
-  const outSize = (size: number) => (c.pad === 'same' ? Math.ceil(size / c.stride) : Math.ceil((size - c.filterSize + 1) / c.stride));
+  const outSize = (size: number) => convOutSize(size, c.filterSize, c.stride, c.pad);
   const xShape = [c.batch, c.height, c.width, c.inChannels] as [number, number, number, number];
   const dyShape = [c.batch, outSize(c.height), outSize(c.width), c.outChannels] as [number, number, number, number];
   return {
@@ -107,7 +99,7 @@ describe.skipIf(!webGpu.available)(`Conv2DBackpropFilter implicit GEMM on webgpu
     const compute = () => runBackpropFilter(tf.tensor4d(data.xValues, data.xShape), tf.tensor4d(data.dyValues, data.dyShape), c);
     const reference = await valuesOn('cpu', compute);
     const got = await valuesOn('webgpu', compute);
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(data.dimK, reference));
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(data.dimK, reference));
   });
 
   it.each([1, 2, 3, 7])('gives the same result with K split %i ways', async (splits) => {
@@ -127,7 +119,7 @@ describe.skipIf(!webGpu.available)(`Conv2DBackpropFilter implicit GEMM on webgpu
       });
       return tf.engine().makeTensorFromTensorInfo(info);
     });
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(data.dimK, reference));
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(data.dimK, reference));
   });
 
   it('is what tf.grad of conv2d uses for the filter', async () => {
@@ -141,6 +133,6 @@ describe.skipIf(!webGpu.available)(`Conv2DBackpropFilter implicit GEMM on webgpu
     };
     const reference = await valuesOn('cpu', gradient);
     const got = await valuesOn('webgpu', gradient);
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(data.dimK, reference) * 10);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(data.dimK, reference) * 10);
   });
 });

@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initWebGpu } from './index';
-import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
-
-/**
- * Tolerance: float32 sums over K = taps·outChannels terms in a different order than the cpu backend;
- * allowed: 2e-6·√K relative to the largest |dx|; measured on lavapipe: max error ≤ 6.3e-7 × max|dx|.
- */
-function tolerance(dimK: number, reference: Float32Array): number {
-  return 2e-6 * Math.sqrt(dimK) * Math.max(1, maxAbs(reference));
-}
 
 interface Case {
   batch: number;
@@ -68,17 +60,13 @@ function randomCases(count: number, seed: number): Case[] {
   });
 }
 
-function outSize(size: number, filter: number, stride: number, pad: 'same' | 'valid'): number {
-  return pad === 'same' ? Math.ceil(size / stride) : Math.ceil((size - filter + 1) / stride);
-}
-
 function caseTensors(c: Case, seed: number) {
   const random = seededRandom(seed);
   const inputShape = [c.batch, c.height, c.width, c.inChannels] as [number, number, number, number];
   const dyShape = [
     c.batch,
-    outSize(c.height, c.filterHeight, c.strides[0], c.pad),
-    outSize(c.width, c.filterWidth, c.strides[1], c.pad),
+    convOutSize(c.height, c.filterHeight, c.strides[0], c.pad),
+    convOutSize(c.width, c.filterWidth, c.strides[1], c.pad),
     c.outChannels,
   ] as [number, number, number, number];
   const filterShape = [c.filterHeight, c.filterWidth, c.inChannels, c.outChannels] as [number, number, number, number];
@@ -111,7 +99,7 @@ describe.skipIf(!webGpu.available)(`Conv2DBackpropInput implicit GEMM on webgpu 
     const data = caseTensors(c, 2000 + index);
     const reference = await valuesOn('cpu', () => runBackpropInput(c, data));
     const got = await valuesOn('webgpu', () => runBackpropInput(c, data));
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(data.dimK, reference));
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(data.dimK, reference));
   });
 
   it('is what tf.grad of conv2d uses for the input (stride 2, as in the discriminator)', async () => {
@@ -126,6 +114,6 @@ describe.skipIf(!webGpu.available)(`Conv2DBackpropInput implicit GEMM on webgpu 
     };
     const reference = await valuesOn('cpu', gradient);
     const got = await valuesOn('webgpu', gradient);
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(data.dimK, reference) * 10);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(data.dimK, reference) * 10);
   });
 });

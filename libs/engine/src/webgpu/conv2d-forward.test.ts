@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWebGpu, installWebGpuOverrides } from './index';
-import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
-
-/**
- * Tolerance: float32 sums over K = kh·kw·ci terms in a different order than the cpu backend: 2e-6·√K
- * relative to the largest |y|; measured on lavapipe: max error ≤ 3.3e-7 × max|y|.
- */
-function tolerance(dimK: number, reference: Float32Array): number {
-  return 2e-6 * Math.sqrt(dimK) * Math.max(1, maxAbs(reference));
-}
 
 interface Case {
   batch: number;
@@ -80,7 +72,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu (opt-in)
       });
     const reference = await valuesOn('cpu', compute);
     const got = await valuesOn('webgpu', compute);
-    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(c.filter * c.filter * c.inChannels, reference));
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(c.filter * c.filter * c.inChannels, reference));
   });
 
   it('is what a conv2d layer runs', async () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dropoutMaskOnCpu, dropoutOnGpu, GpuDropout, initWebGpu, installWebGpuOverrides, withGpuDropout } from './index';
 import { philox4x32 } from './philox';
-import { maxAbsDifference, valuesOn, webGpuForTests } from './test-support';
+import { maxAbsDifference, tensorsMadeOnCpu, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -187,18 +187,7 @@ describe.skipIf(!webGpu.available)(`dropoutOnGpu on webgpu ${webGpu.skipReason}`
   it('makes no tensor on the CPU', async () => {
     const x = tf.randomNormal([64, 64]);
     await x.data();
-    const engine = tf.engine();
-    const originalMakeTensor = engine.makeTensor;
-    let made = 0;
-    engine.makeTensor = function (this: typeof engine, ...args: Parameters<typeof originalMakeTensor>) {
-      made++;
-      return originalMakeTensor.apply(this, args);
-    };
-    try {
-      await dropoutOnGpu(x, 0.25, 1).data();
-    } finally {
-      engine.makeTensor = originalMakeTensor;
-    }
+    const made = await tensorsMadeOnCpu(() => dropoutOnGpu(x, 0.25, 1).data());
     expect(made).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { PHILOX_WGSL, philox4x32, seedToKey } from './philox';
+import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
  * Dropout whose mask is drawn on the device: element i of the input is kept when the Philox4x32-10
@@ -62,11 +63,7 @@ class GpuDropoutProgram implements WebGPUProgram {
   }
 }
 
-interface DropoutKernelArgs {
-  inputs: { x: tf.TensorInfo };
-  backend: tf.KernelBackend;
-  attrs: tf.NamedAttrMap;
-}
+type DropoutKernelArgs = KernelArgs<{ x: tf.TensorInfo }>;
 
 function gpuDropoutWebGpu(args: DropoutKernelArgs): tf.TensorInfo {
   const { x } = args.inputs;
@@ -112,11 +109,7 @@ function gpuDropoutCpu(args: DropoutKernelArgs): tf.TensorInfo {
   return (args.backend as unknown as TensorInfoFactory).makeTensorInfo(x.shape, 'float32', out);
 }
 
-export const gpuDropoutWebGpuKernel: tf.KernelConfig = {
-  kernelName: GPU_DROPOUT_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: gpuDropoutWebGpu as unknown as tf.KernelFunc,
-};
+export const gpuDropoutWebGpuKernel = webGpuKernel(GPU_DROPOUT_KERNEL, gpuDropoutWebGpu);
 
 /** A CPU version of the same kernel, so the op (and its gradient) can be checked against the cpu backend. */
 export const gpuDropoutCpuKernel: tf.KernelConfig = {

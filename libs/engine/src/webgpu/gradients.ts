@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram } from './elementwise-program';
+import { webGpuKernel } from './webgpu-kernel';
 
 /**
  * Gradients of Sum and Mean that broadcast `dy` instead of multiplying it by `ones(x.shape)`.
@@ -62,44 +64,18 @@ function reducesLeadingAxes(axes: number[]): boolean {
  */
 export const BROADCAST_DIVIDE_KERNEL = 'FaceganBroadcastDivide';
 
-const WORKGROUP_SIZE = 64;
-
-class BroadcastDivideProgram implements WebGPUProgram {
-  variableNames = ['dy'];
-  outputShape: number[];
-  shaderKey = 'faceganBroadcastDivide';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
-  size = true;
-  uniforms = 'dySize : i32, divisor : f32,';
-
-  constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          result[index] = dy[index % uniforms.dySize] / uniforms.divisor;
-        }
-      }
-    `;
-  }
-}
-
-export const broadcastDivideWebGpuKernel: tf.KernelConfig = {
-  kernelName: BROADCAST_DIVIDE_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: ((args: { inputs: { dy: tf.TensorInfo }; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }) => {
-    const { dy } = args.inputs;
-    const { shape, divisor } = args.attrs as unknown as { shape: number[]; divisor: number };
-    return (args.backend as WebGPUBackend).runWebGPUProgram(new BroadcastDivideProgram(shape), [dy], 'float32', [
-      { type: 'int32', data: [tf.util.sizeFromShape(dy.shape)] },
-      { type: 'float32', data: [divisor] },
-    ]);
-  }) as unknown as tf.KernelFunc,
-};
+export const broadcastDivideWebGpuKernel = webGpuKernel<{ dy: tf.TensorInfo }>(BROADCAST_DIVIDE_KERNEL, (args) => {
+  const { dy } = args.inputs;
+  const { shape, divisor } = args.attrs as unknown as { shape: number[]; divisor: number };
+  const program = new ElementwiseProgram(
+    ['dy'],
+    shape,
+    'faceganBroadcastDivide',
+    'dySize : i32, divisor : f32,',
+    'result[index] = dy[index % uniforms.dySize] / uniforms.divisor;',
+  );
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [dy], 'float32', [
+    { type: 'int32', data: [tf.util.sizeFromShape(dy.shape)] },
+    { type: 'float32', data: [divisor] },
+  ]);
+});

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initWebGpu, randomNormalOnCpu, randomNormalOnGpu } from './index';
-import { maxAbsDifference, valuesOn, webGpuForTests } from './test-support';
+import { maxAbsDifference, tensorsMadeOnCpu, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -36,18 +36,7 @@ describe.skipIf(!webGpu.available)(`randomNormalOnGpu on webgpu ${webGpu.skipRea
   });
 
   it('makes no tensor on the CPU', async () => {
-    const engine = tf.engine();
-    const originalMakeTensor = engine.makeTensor;
-    let made = 0;
-    engine.makeTensor = function (this: typeof engine, ...args: Parameters<typeof originalMakeTensor>) {
-      made++;
-      return originalMakeTensor.apply(this, args);
-    };
-    try {
-      await randomNormalOnGpu([128, 100], 1).data();
-    } finally {
-      engine.makeTensor = originalMakeTensor;
-    }
+    const made = await tensorsMadeOnCpu(() => randomNormalOnGpu([128, 100], 1).data());
     expect(made).toBe(0);
   });
 });

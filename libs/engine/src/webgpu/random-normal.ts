@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { PHILOX_WGSL, philox4x32, seedToKey } from './philox';
+import { webGpuKernel } from './webgpu-kernel';
 
 /**
  * Standard normal samples drawn on the device (Box–Muller over Philox4x32-10): tf.randomNormal draws
@@ -76,18 +77,14 @@ export function randomNormalOnCpu(size: number, seed: number): Float32Array {
   return out;
 }
 
-export const gpuRandomNormalWebGpuKernel: tf.KernelConfig = {
-  kernelName: GPU_RANDOM_NORMAL_KERNEL,
-  backendName: 'webgpu',
-  kernelFunc: ((args: { backend: tf.KernelBackend; attrs: tf.NamedAttrMap }) => {
-    const { shape, seed } = args.attrs as unknown as { shape: number[]; seed: number };
-    const uniforms = [
-      { type: 'int32', data: [tf.util.sizeFromShape(shape)] },
-      { type: 'uint32', data: seedToKey(seed) },
-    ];
-    return (args.backend as WebGPUBackend).runWebGPUProgram(new RandomNormalProgram(shape), [], 'float32', uniforms);
-  }) as unknown as tf.KernelFunc,
-};
+export const gpuRandomNormalWebGpuKernel = webGpuKernel(GPU_RANDOM_NORMAL_KERNEL, (args) => {
+  const { shape, seed } = args.attrs as unknown as { shape: number[]; seed: number };
+  const uniforms = [
+    { type: 'int32', data: [tf.util.sizeFromShape(shape)] },
+    { type: 'uint32', data: seedToKey(seed) },
+  ];
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new RandomNormalProgram(shape), [], 'float32', uniforms);
+});
 
 /**
  * Standard normal samples of `shape`, drawn on the device; deterministic for a seed (an integer in

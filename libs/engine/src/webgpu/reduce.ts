@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
  * Sum and Mean over leading axes (keeping the trailing ones) without a transpose: the batch-norm
@@ -222,28 +223,15 @@ export function leadingReducedAxes(shape: number[], axis: number | number[]): nu
   return axes.length;
 }
 
-interface ReduceKernelArgs {
-  inputs: { x: tf.TensorInfo };
-  backend: tf.KernelBackend;
-  attrs: tf.NamedAttrMap;
-}
-
 function columnReduceKernel(kernelName: string, mean: boolean, fallback: tf.KernelConfig | undefined): tf.KernelConfig {
-  return {
-    kernelName,
-    backendName: 'webgpu',
-    kernelFunc: ((args: ReduceKernelArgs) => {
-      const { x } = args.inputs;
-      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      const reduced = x.dtype === 'float32' ? leadingReducedAxes(x.shape, axis) : undefined;
-      if (reduced === undefined || tf.util.sizeFromShape(x.shape) === 0) {
-        if (!fallback) throw new Error(`${kernelName}: this call needs the stock webgpu kernel`);
-        return fallback.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
-      }
-      const outputShape = keepDims ? x.shape.map((size, dim) => (dim < reduced ? 1 : size)) : x.shape.slice(reduced);
-      return columnReduce(args.backend as WebGPUBackend, x, reduced, outputShape, mean);
-    }) as unknown as tf.KernelFunc,
-  };
+  return webGpuKernelWithFallback<{ x: tf.TensorInfo }>(kernelName, fallback, (args) => {
+    const { x } = args.inputs;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const reduced = x.dtype === 'float32' ? leadingReducedAxes(x.shape, axis) : undefined;
+    if (reduced === undefined || tf.util.sizeFromShape(x.shape) === 0) return undefined;
+    const outputShape = keepDims ? x.shape.map((size, dim) => (dim < reduced ? 1 : size)) : x.shape.slice(reduced);
+    return columnReduce(args.backend as WebGPUBackend, x, reduced, outputShape, mean);
+  });
 }
 
 export function columnSumKernel(fallback: tf.KernelConfig | undefined): tf.KernelConfig {

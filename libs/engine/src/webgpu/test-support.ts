@@ -9,17 +9,8 @@ export async function webGpuForTests(): Promise<{ available: boolean; skipReason
     : { available: false, skipReason: `skipped: ${probe.reason ?? 'no WebGPU adapter'}` };
 }
 
-/** A small deterministic generator for test data (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** The shared seeded generator, so failures reproduce. */
+export { seededRandom } from '@facegan/random';
 
 export function randomValues(size: number, random: () => number): Float32Array {
   const values = new Float32Array(size);
@@ -52,4 +43,36 @@ export function maxAbs(a: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]));
   return max;
+}
+
+/**
+ * Tolerance for the convolution GEMMs: float32 sums over K terms in a different order than the cpu
+ * backend; allowed: 2e-6·√K relative to the largest |output|. Measured on lavapipe: max error ≤ 3.0e-7
+ * (backprop-filter, K = batch·outH·outW), 6.3e-7 (backprop-input, K = taps·co) and 3.3e-7 (forward,
+ * K = kh·kw·ci) × the largest |output|.
+ */
+export function gemmTolerance(dimK: number, reference: Float32Array): number {
+  return 2e-6 * Math.sqrt(dimK) * Math.max(1, maxAbs(reference));
+}
+
+/** Output size along one axis of a convolution with 'same' or 'valid' padding. */
+export function convOutSize(size: number, filter: number, stride: number, pad: 'same' | 'valid'): number {
+  return pad === 'same' ? Math.ceil(size / stride) : Math.ceil((size - filter + 1) / stride);
+}
+
+/** How many tensors `run` makes from CPU values (engine.makeTensor: an upload). */
+export async function tensorsMadeOnCpu(run: () => Promise<unknown>): Promise<number> {
+  const engine = tf.engine();
+  const originalMakeTensor = engine.makeTensor;
+  let made = 0;
+  engine.makeTensor = function (this: typeof engine, ...args: Parameters<typeof originalMakeTensor>) {
+    made++;
+    return originalMakeTensor.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    engine.makeTensor = originalMakeTensor;
+  }
+  return made;
 }
