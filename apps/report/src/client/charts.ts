@@ -2,6 +2,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom';
 import { smooth, type Columns } from './series';
+import { smoothingControl } from './smoothing';
 
 export interface SeriesStyle {
   label: string;
@@ -99,4 +100,23 @@ export class LineChart {
   private width(): number {
     return Math.max(280, Math.floor(this.element.clientWidth || 480));
   }
+}
+
+/** The "Training curves" card over `chartArea`; moving its smoothing slider drops `charts` and calls `render`. */
+export function curvesCard(chartArea: HTMLElement, charts: Map<unknown, LineChart>, render: () => void): HTMLElement {
+  return h(
+    'section',
+    { class: 'card' },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h2', {}, 'Training curves'),
+      smoothingControl(() => {
+        for (const chart of charts.values()) chart.destroy();
+        charts.clear();
+        render();
+      }),
+    ),
+    chartArea,
+  );
 }

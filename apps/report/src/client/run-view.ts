@@ -1,12 +1,12 @@
 import { api, exportUrl, isLive, type ExperimentRecord, type GridInfo, type MetricRow, type RunRecord } from './api';
-import { LineChart, palette, withSmoothing, type ChartSpec } from './charts';
+import { LineChart, curvesCard, palette, withSmoothing, type ChartSpec } from './charts';
 import { clear, h } from './dom';
 import { EpochPlayer } from './epoch-player';
 import { formatDuration, formatNumber, formatTime } from './format';
 import { liveLoader } from './live';
 import { epochColumns, epochStep, hasStepRows, stepColumns, type Columns } from './series';
 import { flattenSettings } from './settings';
-import { smoothingControl, smoothingWeight } from './smoothing';
+import { smoothingWeight } from './smoothing';
 import { errorBox, liveNote, statusBadge, type View } from './view';
 
 /** Enough for a chart's width in pixels; a long run's step rows are thinned by the server to this. */
@@ -169,21 +169,7 @@ export function mountRunView(root: HTMLElement, runId: number): View {
   );
   const details = h('div', { class: 'details' });
   const status = h('div');
-  const curves = h(
-    'section',
-    { class: 'card' },
-    h(
-      'div',
-      { class: 'card-head' },
-      h('h2', {}, 'Training curves'),
-      smoothingControl(() => {
-        for (const chart of charts.values()) chart.destroy();
-        charts.clear();
-        renderCharts();
-      }),
-    ),
-    chartArea,
-  );
+  const curves = curvesCard(chartArea, charts, renderCharts);
   root.append(status, head, facts, curves, samples, details);
 
   function renderRun(run: RunRecord, experiment: ExperimentRecord) {
