@@ -19,13 +19,14 @@ export default [
           depConstraints: [
             { sourceTag: 'scope:spec', onlyDependOnLibsWithTags: [], bannedExternalImports: tfjs },
             { sourceTag: 'scope:store', onlyDependOnLibsWithTags: [], bannedExternalImports: tfjs },
-            { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:spec'], bannedExternalImports: tfjs },
+            { sourceTag: 'scope:random', onlyDependOnLibsWithTags: [], bannedExternalImports: tfjs },
+            { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:spec', 'scope:random'], bannedExternalImports: tfjs },
             { sourceTag: 'scope:model', onlyDependOnLibsWithTags: ['scope:spec'] },
-            { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model'] },
-            { sourceTag: 'scope:judge', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data'] },
+            { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model', 'scope:random'] },
+            { sourceTag: 'scope:judge', onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:random'] },
             {
               sourceTag: 'scope:runner',
-              onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model', 'scope:engine', 'scope:judge', 'scope:store'],
+              onlyDependOnLibsWithTags: ['scope:spec', 'scope:data', 'scope:model', 'scope:engine', 'scope:judge', 'scope:random', 'scope:store'],
             },
             { sourceTag: 'scope:report', onlyDependOnLibsWithTags: ['scope:store'], bannedExternalImports: tfjs },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const workspaceRoot = dirname(fileURLToPath(import.meta.url));
-const libs = ['spec', 'data', 'model', 'engine', 'judge', 'store'];
+const libs = ['spec', 'data', 'model', 'engine', 'judge', 'random', 'store'];
 
 /** One vitest config for every project: the path aliases of tsconfig.base.json, forked workers. */
 export function projectConfig(projectRoot: string, options: { timeoutMs?: number } = {}) {

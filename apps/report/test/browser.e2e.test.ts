@@ -27,6 +27,7 @@ dataset: { source: cartoon, size: 16, seed: 3 }
 model: { resolution: 32, width: 0.125 }
 train: { epochs: 2, batchSize: 8, logEvery: 1 }
 engine: { backend: wasm }
+judge: { enabled: false }
 sweep:
   dataset.where: [ { gender: male }, {} ]
 `;

@@ -1,3 +1,4 @@
+import { mixSeed, seededRandom } from '@facegan/random';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -153,11 +154,7 @@ async function runBenchmark(options: DatasetCommandOptions): Promise<number> {
 
 /** A smooth picture with grain, so that it compresses like a photo (about 10 KB), different for every index. */
 async function benchJpeg(index: number): Promise<Buffer> {
-  let state = (index + 1) * 0x9e3779b1;
-  const random = () => {
-    state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return state / 4294967296;
-  };
+  const random = seededRandom(mixSeed(index));
   const side = BENCH_SIDE;
   const [from, to, face] = [0, 1, 2].map(() => [random(), random(), random()].map((value) => 40 + value * 180));
   const pixels = Buffer.alloc(side * side * 3);

@@ -10,6 +10,7 @@ import {
 } from '@facegan/engine';
 import { formatVariantTable, loadSpec, withBackend, type BackendName, type Settings, type Variant } from '@facegan/spec';
 import { EPOCH_SUMMARY_STEP, openStore, type MetricRow, type RunRecord, type Store } from '@facegan/store';
+import { createJudging, judgeEpoch, type Judging } from './judging';
 import { createProgress, type Progress } from './progress';
 
 export interface SweepOptions {
@@ -79,10 +80,12 @@ export async function runSweep(options: SweepOptions): Promise<number> {
       epochs: plans.reduce((sum, p) => sum + (p.action === 'train' ? p.variant.settings.train.epochs - (p.resume?.epoch ?? 0) : 0), 0),
     });
     const backends = new Map<BackendName, BackendInfo>();
+    const cacheDir = options.cache ?? join(runsFolder, 'cache');
     const context: TrainContext = {
       store,
       progress,
-      cacheDir: options.cache ?? join(runsFolder, 'cache'),
+      cacheDir,
+      judging: createJudging({ runsFolder, cacheDir }),
       specFolder: dirname(resolve(spec.file)),
       runsFolder,
       checkpointFolder: (variant) => join(runsFolder, experiment.name, variant.id),
@@ -150,6 +153,7 @@ interface TrainContext {
   store: Store;
   progress: Progress;
   cacheDir: string;
+  judging: Judging;
   specFolder: string;
   runsFolder: string;
   checkpointFolder(variant: Variant): string;
@@ -167,6 +171,7 @@ async function trainOne(context: TrainContext, run: RunRecord, variant: Variant,
       baseDir: context.specFolder,
     });
     await store.setDatasetSummary(run.id, dataset.summary as unknown as Record<string, unknown>);
+    const judge = context.judging.forVariant(settings, dataset);
     // what was committed after the checkpoint is trained again: forget it, so each epoch is recorded once
     await store.rewindRun(run.id, resume?.epoch ?? 0);
     if (resume) {
@@ -188,10 +193,12 @@ async function trainOne(context: TrainContext, run: RunRecord, variant: Variant,
           stepRows.push(...metricRows(p.metrics, p.epoch, p.globalStep));
         },
         onEpoch: async (r) => {
-          const rows = [...stepRows, ...metricRows(r.metrics, r.epoch, EPOCH_SUMMARY_STEP)];
+          const judged = await judgeEpoch(judge, r.epoch, r.sample);
+          const rows = [...stepRows, ...metricRows({ ...r.metrics, ...judged.metrics }, r.epoch, EPOCH_SUMMARY_STEP)];
           stepRows = [];
           await store.commitEpoch(run.id, r.epoch, rows, r.gridPng);
           progress.epoch(r.epoch, r.metrics);
+          if (judged.line) progress.log(`  ${judged.line}`);
         },
         onCheckpoint: async (c) => {
           await store.recordCheckpoint(run.id, { epoch: c.epoch, globalStep: c.globalStep, path: relative(context.runsFolder, c.folder) });

@@ -15,6 +15,7 @@ dataset: { source: cartoon, size: 16, seed: 5 }
 model: { resolution: 32, width: 0.125 }
 train: { epochs: ${EPOCHS}, batchSize: 4, logEvery: 1 }
 engine: { backend: wasm, checkpointEvery: 2 }
+judge: { enabled: false }
 `;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,13 +1,14 @@
 import { faceToSvgString, generate, svgsIndex, type FaceConfig } from 'facesjs';
 import sharp from 'sharp';
 import type { FaceLabels } from './types';
-import { mixSeed, mulberry32, pick, withMathRandom } from './random';
+import { mixSeed, seededRandom } from '@facegan/random';
+import { pick, withMathRandom } from './random';
 
 /**
  * The cartoon "universe": face #i is a pure function of i. Changing anything that alters the drawing
  * (palettes, shares, crop) must bump CARTOON_VERSION so that on-disk caches are not reused.
  */
-export const CARTOON_VERSION = 'v2';
+export const CARTOON_VERSION = 'v3';
 const UNIVERSE_SALT = 0x5eed_fa11;
 /** The backdrop draws from a stream of its own: adding it (v2) left every other draw, and so every v1 label, as it was. */
 const BACKDROP_SALT = 0x0bac_d201;
@@ -85,7 +86,7 @@ function drawFace(index: number): FaceDraw {
   if (!Number.isSafeInteger(index) || index < 0) {
     throw new RangeError(`cartoon face index must be a non-negative integer, got ${index}`);
   }
-  const random = mulberry32(mixSeed(index ^ UNIVERSE_SALT));
+  const random = seededRandom(mixSeed(UNIVERSE_SALT, index));
   // Our own choices come first, from the same stream, so facesjs's draws can't shift them.
   const gender: FaceLabels['gender'] = random() < 0.5 ? 'male' : 'female';
   const glassesId = random() < GLASSES_SHARE ? pick(random, GLASSES_IDS) : 'none';
@@ -107,7 +108,7 @@ function drawFace(index: number): FaceDraw {
   );
   // Bald heads would show their hair colour only in the eyebrows; give them short hair instead.
   if (face.hair.id === 'bald') face.hair.id = 'short-bald';
-  const backdropRandom = mulberry32(mixSeed(index ^ BACKDROP_SALT));
+  const backdropRandom = seededRandom(mixSeed(BACKDROP_SALT, index));
   const background: FaceLabels['background'] = backdropRandom() < VARIED_BACKGROUND_SHARE ? 'varied' : 'plain';
   const backdrop = background === 'varied' ? variedBackdrop(backdropRandom, index) : plainBackdrop(plainColor);
   return { face, labels: labelsOf(face, gender, background), backdrop };

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type DatasetSettings } from '@facegan/spec';
 import { folderWith, pictureJpeg, solidPng, UTKFACE_SAMPLE } from '../test/fixtures';
-import { cartoonLabels } from './cartoon';
+import { CARTOON_VERSION, cartoonLabels } from './cartoon';
 import { encodeGridPng, encodePreviewPng, loadDataset } from './index';
 
 let cacheDir: string;
@@ -63,7 +63,7 @@ describe('loadDataset on cartoon faces', () => {
     expect(summary.path).toBeUndefined();
     expect(summary.files).toEqual(ids);
     expect(summary.parts).toEqual([{ where: {}, matched: 2000, taken: 24 }]);
-    expect(summary.itemsHash).toBe(sha256(ids.map((id) => `${id} cartoon-v2`).join('\n')));
+    expect(summary.itemsHash).toBe(sha256(ids.map((id) => `${id} cartoon-${CARTOON_VERSION}`).join('\n')));
     expect(Object.keys(summary.counts)).toEqual(['gender', 'glasses', 'facialHair', 'hat', 'skinTone', 'hairColor', 'background']);
     for (const values of Object.values(summary.counts)) expect(Object.values(values).reduce((a, b) => a + b)).toBe(24);
     expect(summary.counts.gender.male).toBe(dataset.items.filter((item) => item.labels.gender === 'male').length);

@@ -2,7 +2,7 @@ import { compositionCounts, isLabelRange, type DatasetSettings, type LabelFilter
 import { cartoonLabels } from './cartoon';
 import type { Catalog } from './catalog';
 import type { FaceBox } from './prepare';
-import { mixSeed, mulberry32, shuffled } from './random';
+import { mixSeed, seededRandom, shuffled } from '@facegan/random';
 import type { DatasetItem, LabelCounts, Labels } from './types';
 
 /** Cartoon faces scanned at most before a filter is declared unsatisfiable (more if the part itself needs it). */
@@ -53,7 +53,7 @@ export function partsOf(settings: Pick<DatasetSettings, 'size' | 'where' | 'comp
 
 /** Part 0 shuffles with the dataset seed itself, so a set without composition picks as it always did. */
 function partRandom(seed: number, partIndex: number): () => number {
-  return mulberry32(partIndex === 0 ? mixSeed(seed) : mixSeed(seed ^ mixSeed(partIndex)));
+  return seededRandom(mixSeed(seed, partIndex));
 }
 
 /** Scans the cartoon universe from face 0 until max(4·count, 2000) faces match, in a seeded order. */

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { mixSeed, mulberry32 } from '../src/random';
+import { mixSeed, seededRandom } from '@facegan/random';
 
 /** The shared UTKFace sample (2,000 real photos); tests that need it skip when it is absent. Never copy it into the repo. */
 export const UTKFACE_SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared', 'data', 'utkface-2000');
 
 /** Raw RGB pixels of a smooth picture: a two-colour gradient and a disc, different for every seed. */
 export function pictureRgb(width: number, height: number, seed: number): Buffer {
-  const random = mulberry32(mixSeed(seed));
+  const random = seededRandom(mixSeed(seed));
   const [from, to, disc] = [0, 1, 2].map(() => [random(), random(), random()].map((value) => Math.round(value * 255)));
   const cx = width * (0.3 + 0.4 * random());
   const cy = height * (0.3 + 0.4 * random());

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerCpuKernelFixes } from './cpu-kernels';
-import { seededRandom } from './random';
+import { seededRandom } from '@facegan/random';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

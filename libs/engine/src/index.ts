@@ -17,7 +17,7 @@ export {
   readCheckpointState,
   type CheckpointState,
 } from './checkpoint/index';
-export { interpolationLatents, randomLatents, sampleGridPng, slerp } from './sample';
+export { generateImages, interpolationLatents, randomLatents, sampleGridPng, slerp } from './sample';
 export {
   benchSettings,
   benchTrainStep,

@@ -51,14 +51,10 @@ export function interpolationLatents(latentDim: number, rows: number, steps: num
 }
 
 /**
- * Runs the generator (inference mode: BN moving statistics, no dropout) on the latents, one batch at a
- * time, and lays the images out in a PNG grid of `rows` × `cols`, row by row.
+ * Runs the generator in inference mode (BN moving statistics, no dropout) on the latents (`count` × latentDim,
+ * row by row), one batch at a time; resolves to the images, NHWC in [-1, 1].
  */
-export async function sampleGridPng(
-  generator: tf.LayersModel,
-  latents: Float32Array,
-  grid: { rows: number; cols: number },
-): Promise<Buffer> {
+export async function generateImages(generator: tf.LayersModel, latents: Float32Array): Promise<{ images: Float32Array; count: number; resolution: number; channels: number }> {
   const latentDim = generator.inputs[0].shape[1] as number;
   const [, height, width, channels] = generator.outputs[0].shape as number[];
   if (height !== width) throw new Error(`the generator makes ${height}×${width} images: square ones expected`);
@@ -79,6 +75,19 @@ export async function sampleGridPng(
       images.dispose();
     }
   }
+  return { images: pixels, count, resolution: height, channels };
+}
+
+/**
+ * Runs the generator (inference mode: BN moving statistics, no dropout) on the latents, one batch at a
+ * time, and lays the images out in a PNG grid of `rows` × `cols`, row by row.
+ */
+export async function sampleGridPng(
+  generator: tf.LayersModel,
+  latents: Float32Array,
+  grid: { rows: number; cols: number },
+): Promise<Buffer> {
+  const { images, count, resolution, channels } = await generateImages(generator, latents);
   if (channels !== 1 && channels !== 3) throw new Error(`the generator makes images of ${channels} channels`);
-  return encodeGridPng(pixels, { count, resolution: height, channels, rows: grid.rows, cols: grid.cols });
+  return encodeGridPng(images, { count, resolution, channels, rows: grid.rows, cols: grid.cols });
 }

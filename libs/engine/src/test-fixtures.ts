@@ -1,6 +1,6 @@
 import type { Dataset } from '@facegan/data';
 import type { Settings } from '@facegan/spec';
-import { seededRandom } from './random';
+import { seededRandom } from '@facegan/random';
 
 /**
  * A tiny variant: 32 px, batch 4, width 1/32 (G filters 8, 8, 4; D filters 1, 2, 4, 8, 16).
@@ -12,6 +12,7 @@ export function tinySettings(train: Partial<Settings['train']> = {}, width = 1 /
     model: { resolution: 32, width, dropout: 0.25, latentDim: 32 },
     train: { epochs: 2, batchSize: 4, learningRate: 2e-4, beta1: 0.5, seed: 1, logEvery: 1, ...train },
     engine: { backend: 'cpu', checkpointEvery: 1 },
+    judge: { every: 1, samples: 8, enabled: false },
   };
 }
 

@@ -7,6 +7,7 @@ import { initBackend } from './backend';
 import { isResumableCheckpoint } from './checkpoint/index';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomDataset, tinySettings } from './test-fixtures';
+import { randomLatents } from './sample';
 import { trainVariant, type CheckpointReport, type EpochReport, type StepProgress, type TrainHooks } from './train';
 
 vi.mock('@facegan/data', async (importOriginal) => {
@@ -73,6 +74,28 @@ describe('trainVariant', () => {
       expect(images).toHaveLength(28 * 32 * 32 * 3);
       expect(images.every((x) => x >= -1 && x <= 1)).toBe(true);
     }
+  });
+
+  it('samples the generator of the epoch in inference mode, in batches, during onEpoch', async () => {
+    const settings = tinySettings({ epochs: 1 });
+    // 70 latents: more than one batch of the generator
+    const latents = randomLatents(70, settings.model.latentDim, 5);
+    let samples: Float32Array[] = [];
+    let gridImages: Float32Array | undefined;
+    const tensorsBefore = tf.memory().numTensors;
+    await trainVariant(settings, randomDataset(8), {
+      onEpoch: async (r) => {
+        samples = [await r.sample(latents), await r.sample(latents.subarray(0, 28 * settings.model.latentDim))];
+        gridImages = vi.mocked(data.encodeGridPng).mock.calls[0][0] as Float32Array;
+      },
+    });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    const [all, first] = samples;
+    expect(all).toHaveLength(70 * 32 * 32 * 3);
+    expect(all.every((x) => x >= -1 && x <= 1)).toBe(true);
+    // the same latents give the same images, whatever batch they are in
+    expect(Array.from(first)).toEqual(Array.from(all.subarray(0, first.length)));
+    expect(gridImages).toHaveLength(first.length);
   });
 
   it('calls onStep every logEvery steps and on the last step, and waits for onEpoch', async () => {

@@ -3,7 +3,8 @@ import { encodeGridPng } from '@facegan/data';
 import type { Dataset } from '@facegan/data';
 import type { Settings } from '@facegan/spec';
 import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoint } from './checkpoint/index';
-import { mixSeed, shuffledIndices } from './random';
+import { mixSeed, sampleIndices } from '@facegan/random';
+import { generateImages } from './sample';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
 
 export interface StepProgress {
@@ -25,6 +26,11 @@ export interface EpochReport {
   metrics: Record<string, number>;
   /** 4 × 7 samples of a fixed latent set, generator in inference mode. */
   gridPng: Buffer;
+  /**
+   * The generator's images for these latents (`count` × model.latentDim, e.g. from randomLatents), in inference
+   * mode, in batches: NHWC in [-1, 1], `count` × resolution² × 3 values. Only while onEpoch runs (training waits).
+   */
+  sample(latents: Float32Array): Promise<Float32Array>;
 }
 
 export interface CheckpointReport {
@@ -121,7 +127,7 @@ export async function trainVariant(
   try {
     for (let epoch = startEpoch; epoch <= train.epochs; epoch++) {
       if (aborted()) return { status: 'aborted', epoch };
-      const order = shuffledIndices(dataset.count, mixSeed(shuffleSeeds, epoch));
+      const order = sampleIndices(dataset.count, dataset.count, mixSeed(shuffleSeeds, epoch));
       const sums: Record<string, number> = {};
       const started = performance.now();
       const imagesPerSecond = (steps: number) => (steps * batchSize) / Math.max(1e-9, (performance.now() - started) / 1000);
@@ -153,7 +159,8 @@ export async function trainVariant(
       metrics.img_per_s = (stepsPerEpoch * batchSize) / epochSeconds;
       metrics.epoch_seconds = epochSeconds;
       const gridPng = await sampleGrid(trainer, gridLatents, model.resolution);
-      await hooks.onEpoch({ epoch, metrics, gridPng });
+      const sample = async (latents: Float32Array) => (await generateImages(trainer.generator, latents)).images;
+      await hooks.onEpoch({ epoch, metrics, gridPng, sample });
 
       if (options.checkpointFolder && (epoch % checkpointEvery === 0 || epoch === train.epochs)) {
         const folder = await writeCheckpoint(options.checkpointFolder, trainer, settings, epoch);
@@ -180,11 +187,6 @@ function batchTensor(dataset: Dataset, indices: Uint32Array): tf.Tensor4D {
 }
 
 async function sampleGrid(trainer: Trainer, latents: tf.Tensor2D, resolution: number): Promise<Buffer> {
-  const images = trainer.sample(latents);
-  try {
-    const pixels = (await images.data()) as Float32Array;
-    return await encodeGridPng(pixels, { count: latents.shape[0], resolution, channels: 3, ...GRID });
-  } finally {
-    images.dispose();
-  }
+  const { images } = await generateImages(trainer.generator, (await latents.data()) as Float32Array);
+  return encodeGridPng(images, { count: latents.shape[0], resolution, channels: 3, ...GRID });
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator, type DropoutLayerFactory } from '@facegan/model';
 import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
-import { mixSeed } from './random';
+import { mixSeed } from '@facegan/random';
 import { fusedAdam, GpuDropout, randomNormalOnGpu } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */

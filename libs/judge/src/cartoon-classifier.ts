@@ -6,7 +6,7 @@ import { DEFAULT_SETTINGS } from '@facegan/spec';
 import { conv2dSame } from './conv';
 import { checkImageSet, imageLength, pickImages, type ImageSet } from './images';
 import { notFaces } from './not-faces';
-import { mixSeed, sampleIndices, uniform } from './random';
+import { mixSeed, sampleIndices, seededRandom } from '@facegan/random';
 import { wilson, type Share } from './wilson';
 
 /** The cartoon labels the classifier reads, each a yes/no question: male? glasses? a beard or moustache? */
@@ -204,7 +204,7 @@ export async function trainCartoonClassifier(options: TrainCartoonClassifierOpti
   const weights = createWeights(resolution, seed);
   const optimizer = tf.train.adam(learningRate);
   const negativesPerStep = Math.ceil(batchSize / 2);
-  const randomNegatives = uniform(mixSeed(seed, 0x0fface));
+  const randomNegatives = seededRandom(mixSeed(seed, 0x0fface));
   // images that are not faces count for the face output only: their attribute targets are masked out
   const negativeTargets = new Float32Array(negativesPerStep * OUTPUTS.length);
   const lossWeights = tf.tensor2d(
@@ -273,7 +273,7 @@ export async function trainCartoonClassifier(options: TrainCartoonClassifierOpti
     info.accuracy[attribute] = right / heldOutImages;
   });
   // the face output: the held-out faces, and as many fresh images that are not faces (tiles of held-out faces)
-  const others = notFaces(heldOutImages, heldOut, uniform(mixSeed(seed, 0xba5e)));
+  const others = notFaces(heldOutImages, heldOut, seededRandom(mixSeed(seed, 0xba5e)));
   const otherPredictions = await classifier.predict({ images: others, count: heldOutImages, resolution, channels: 3 });
   const facesRight = predictions.face.reduce((sum, p) => sum + (p > 0.5 ? 1 : 0), 0);
   const othersRight = otherPredictions.face.reduce((sum, p) => sum + (p <= 0.5 ? 1 : 0), 0);

@@ -3,7 +3,7 @@ import { CARTOON_ATTRIBUTES, classifyCartoons, type CartoonAttribute, type Carto
 import { faceShares, scoreFaceJudge, type FaceJudge } from './faces';
 import { checkImageSet, pickImages, type ImageSet } from './images';
 import { meanPairwiseMsSsim } from './msssim';
-import { mixSeed, sampleIndices } from './random';
+import { mixSeed, sampleIndices } from '@facegan/random';
 import { slicedWassersteinDistance, type SwdOptions } from './swd';
 import type { Share } from './wilson';
 

@@ -1,5 +1,5 @@
 import { checkImageSet, imageAt, type ImageSet } from './images';
-import { mixSeed, sampleIndices } from './random';
+import { mixSeed, sampleIndices } from '@facegan/random';
 
 /** Wang, Simoncelli & Bovik (2003): weights of the 5 scales, finest first. */
 const SCALE_WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkImageSet, imageAt, imageLength, type ImageSet } from './images';
-import { hashFloats, integerIn, mixSeed, normal, uniform } from './random';
+import { mixSeed, seededRandom } from '@facegan/random';
+import { hashFloats, integerIn, normal } from './random';
 import { FloatRadixSorter } from './sort';
 
 /** The settings of Karras et al. 2017 (ProGAN), appendix D; change them only to make tests small. */
@@ -196,7 +197,7 @@ function descriptors(
   const values = new Float32Array(rows * width);
   let row = 0;
   for (const [image, imageSeed] of seeds.entries()) {
-    const random = uniform(mixSeed(seed, STREAM.patches, levelIndex, imageSeed));
+    const random = seededRandom(mixSeed(seed, STREAM.patches, levelIndex, imageSeed));
     const base = image * size * size * channels;
     for (let patch = 0; patch < patchesPerImage; patch++, row++) {
       // centres as np.random.randint(H, S - H): the whole patch lies inside the image
@@ -230,7 +231,7 @@ function normalisePerChannel(values: Float32Array, channels: number): void {
 
 /** Random unit directions as a [width, count] matrix (np.random.randn, columns normalised). */
 function randomDirections(width: number, count: number, seed: number): Float32Array {
-  const draw = normal(uniform(seed));
+  const draw = normal(seededRandom(seed));
   const directions = Float32Array.from({ length: width * count }, draw);
   for (let column = 0; column < count; column++) {
     let squares = 0;

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { ImageSet } from './images';
-import { integerIn, normal, uniform } from './random';
+import { seededRandom } from '@facegan/random';
+import { integerIn, normal } from './random';
 
 /** The stock tfjs wasm backend: the judge needs no training kernels of the engine. */
 export async function useWasmBackend(): Promise<void> {
@@ -16,7 +17,7 @@ export async function useWasmBackend(): Promise<void> {
  * sets drawn with different seeds share a distribution but no image.
  */
 export function syntheticScenes(count: number, resolution: number, seed: number): ImageSet {
-  const random = uniform(seed);
+  const random = seededRandom(seed);
   const images = new Float32Array(count * resolution * resolution * 3);
   for (let image = 0; image < count; image++) {
     const base = image * resolution * resolution * 3;
@@ -48,13 +49,13 @@ export function syntheticScenes(count: number, resolution: number, seed: number)
 
 /** Uniform noise in [-1, 1]. */
 export function noiseImages(count: number, resolution: number, seed: number, channels: 1 | 3 = 3): ImageSet {
-  const random = uniform(seed);
+  const random = seededRandom(seed);
   return { images: Float32Array.from({ length: count * resolution * resolution * channels }, () => random() * 2 - 1), count, resolution, channels };
 }
 
 /** Gaussian noise of standard deviation `sigma` added to every pixel, clamped to [-1, 1]. */
 export function withNoise(set: ImageSet, sigma: number, seed: number): ImageSet {
-  const draw = normal(uniform(seed));
+  const draw = normal(seededRandom(seed));
   return { ...set, images: set.images.map((v) => Math.max(-1, Math.min(1, v + sigma * draw()))) };
 }
 

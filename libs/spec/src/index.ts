@@ -7,6 +7,7 @@ export type {
   LabelRange,
   LabelValue,
   EngineSettings,
+  JudgeSettings,
   LabelFilter,
   ModelSettings,
   Settings,

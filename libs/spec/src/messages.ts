@@ -57,6 +57,9 @@ function unknownKeyMessage(parent: Segment[], key: string, parentSchema: unknown
     if (key === 'engine' || key.startsWith('engine.')) {
       return `"${key}" cannot be swept: the engine is how variants are trained, not what they are (run the spec once per backend)`;
     }
+    if (key === 'judge' || key.startsWith('judge.')) {
+      return `"${key}" cannot be swept: the judge measures variants, it is not part of what they are`;
+    }
     return `unknown sweep path "${key}"${didYouMean(key, allowed)} (sweepable: ${SWEEPABLE_PATHS.join(', ')})`;
   }
   const where = parent.length ? ` in ${formatPath(parent)}` : '';

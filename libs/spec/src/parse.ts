@@ -35,6 +35,7 @@ interface SpecDocument {
   model?: Partial<Settings['model']>;
   train?: Partial<Settings['train']>;
   engine?: Partial<Settings['engine']>;
+  judge?: Partial<Settings['judge']>;
   sweep?: Record<string, unknown[]> | null;
 }
 
@@ -111,6 +112,7 @@ function resolveBase(spec: SpecDocument): Settings {
     model: { ...DEFAULT_SETTINGS.model, ...spec.model },
     train: { ...DEFAULT_SETTINGS.train, ...spec.train },
     engine: { ...DEFAULT_SETTINGS.engine, ...spec.engine },
+    judge: { ...DEFAULT_SETTINGS.judge, ...spec.judge },
   });
 }
 

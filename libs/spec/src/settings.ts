@@ -8,6 +8,7 @@ export interface Settings {
   model: ModelSettings;
   train: TrainSettings;
   engine: EngineSettings;
+  judge: JudgeSettings;
 }
 
 export type DatasetSource = 'cartoon' | 'utkface' | 'celeba' | 'folder';
@@ -100,9 +101,20 @@ export interface EngineSettings {
   checkpointEvery: number;
 }
 
+/** What the judge (libs/judge) measures during training, and when. Like the engine, not part of a variant's id. */
+export interface JudgeSettings {
+  /** Judge the generator's samples every N epochs, and after the last. */
+  every: number;
+  /** Generated images judged each time (the same latents at every judged epoch); at least 8. */
+  samples: number;
+  /** Off: no judge metrics (SWD, diversity, face and attribute shares) are computed. */
+  enabled: boolean;
+}
+
 export const DEFAULT_SETTINGS: Settings = {
   dataset: { source: 'cartoon', size: 1200, where: {}, seed: 1, channels: 3, flip: false, crop: 'center' },
   model: { resolution: 96, width: 1, dropout: 0.25, latentDim: 100 },
   train: { epochs: 150, batchSize: 32, learningRate: 1.5e-4, beta1: 0.5, seed: 1, logEvery: 10 },
   engine: { backend: 'auto', checkpointEvery: 5 },
+  judge: { every: 10, samples: 512, enabled: true },
 };

@@ -42,6 +42,8 @@ describe('spec errors', () => {
     ['train: { learningRate: 1.5 }', 'learningRate 1.5 must be a number, greater than 0 and less than 1'],
     ['train: { epochs: 2.5 }', 'epochs 2.5 must be an integer, at least 1'],
     ['engine: { backend: cuda }', 'backend "cuda" must be one of: auto, tensorflow, webgpu, wasm, cpu'],
+    ['judge: { samples: 4 }', 'samples 4 must be an integer, at least 8'],
+    ['judge: { every: 0 }', 'every 0 must be an integer, at least 1'],
     ['dataset: { source: photos }', 'source "photos" must be one of: cartoon, utkface, celeba, folder'],
     ['dataset: { channels: 2 }', 'channels 2 must be one of: 3, 1'],
     ['dataset: { crop: square }', 'crop "square" must be one of: center, face'],
@@ -78,7 +80,7 @@ describe('spec errors', () => {
         line: 2,
         column: 1,
         path: 'models',
-        message: 'unknown key "models", did you mean "model"? (allowed: experiment, description, dataset, model, train, engine, sweep)',
+        message: 'unknown key "models", did you mean "model"? (allowed: experiment, description, dataset, model, train, engine, judge, sweep)',
       },
     ]);
   });
@@ -125,6 +127,12 @@ describe('spec errors', () => {
     const [issue] = issuesOf(yaml('experiment: a', 'sweep:', '  engine.backend: [cpu, wasm]'));
     expect(issue.path).toBe('sweep["engine.backend"]');
     expect(issue.message).toContain('cannot be swept');
+  });
+
+  it('refuses to sweep the judge, which measures variants', () => {
+    const [issue] = issuesOf(yaml('experiment: a', 'sweep:', '  judge.samples: [64, 512]'));
+    expect(issue.path).toBe('sweep["judge.samples"]');
+    expect(issue.message).toContain('"judge.samples" cannot be swept');
   });
 
   it('points at the line of a bad sweep item and validates it as the setting it replaces', () => {

@@ -28,6 +28,7 @@ describe('parseSpec', () => {
       model: { resolution: 32, width: 0.25, dropout: 0.25, latentDim: 100 },
       train: { epochs: 4, batchSize: 32, learningRate: 0.00015, beta1: 0.5, seed: 1, logEvery: 10 },
       engine: { backend: 'auto', checkpointEvery: 5 },
+      judge: { every: 10, samples: 512, enabled: true },
     });
     expect(spec.sweep).toEqual({ 'dataset.where': [{ gender: 'male' }, {}], 'train.seed': [1, 2] });
   });
@@ -145,6 +146,7 @@ describe('variant ids', () => {
   it('leave the backend out but change with what the variant is', () => {
     expect(ids('experiment: a\nengine: { backend: cpu }\n')).toEqual(ids('experiment: a\n'));
     expect(ids('experiment: a\nengine: { checkpointEvery: 1 }\n')).toEqual(ids('experiment: a\n'));
+    expect(ids('experiment: a\njudge: { every: 1, samples: 64, enabled: false }\n')).toEqual(ids('experiment: a\n'));
     expect(ids('experiment: a\ntrain: { seed: 2 }\n')).not.toEqual(ids('experiment: a\n'));
     expect(ids('experiment: a\ndataset: { where: { glasses: false } }\n')).not.toEqual(ids('experiment: a\n'));
   });

@@ -1,12 +1,14 @@
 import { api, exportUrl, isLive, type GridInfo, type MetricRow, type RunRecord } from './api';
-import { LineChart, runColor, withSmoothing } from './charts';
+import { LineChart, curvesCard, runColor, withSmoothing } from './charts';
 import { h } from './dom';
 import { EpochPlayer } from './epoch-player';
+import { FINDINGS_NOTE, findingsTable } from '../findings/findings';
+import { findingsRun } from '../findings/findings-run';
 import { formatNumber } from './format';
 import { liveLoader } from './live';
 import { compareColumns } from './series';
 import { countSameSettings, differingSettings } from './settings';
-import { smoothingControl, smoothingWeight } from './smoothing';
+import { smoothingWeight } from './smoothing';
 import { errorBox, liveNote, statusBadge, type View } from './view';
 
 const comparedMetrics = [
@@ -89,36 +91,47 @@ function settingsTable(compared: Compared[]): HTMLElement {
   );
 }
 
+/**
+ * The findings of the runs (as `report:findings` prints them): per run, the share of each attribute in its training
+ * data against the judged share in its samples, with intervals, the face rate, SWD, MS-SSIM and D accuracy.
+ */
+function findingsSection(compared: Compared[]): HTMLElement {
+  const findings = compared.map(({ run, rows }) => findingsRun(run, rows));
+  if (!findings.some((run) => run.judged)) {
+    return h('p', { class: 'muted' }, 'No run was judged yet: the judge runs every judge.every epochs and after the last.');
+  }
+  const { header, rows } = findingsTable(findings);
+  const table = h(
+    'table',
+    { class: 'diff-table findings-table' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'run'), ...header.map((title) => h('th', {}, title)))),
+    h(
+      'tbody',
+      {},
+      ...rows.map((cells, i) => h('tr', { 'data-run': compared[i].run.id }, h('th', {}, swatch(i), `#${compared[i].run.id}`), ...cells.map((cell) => h('td', {}, cell)))),
+    ),
+  );
+  return h('div', {}, h('div', { class: 'table-wrap diff-wrap' }, table), h('p', { class: 'muted' }, FINDINGS_NOTE));
+}
+
 /** 2..N runs: settings that differ, curves overlaid, final metrics as bars, sample grids on one epoch slider. */
 export function mountCompareView(root: HTMLElement, runIds: number[]): View {
   const charts = new Map<string, LineChart>();
   const head = h('div', { class: 'page-head' });
   const status = h('div');
   const settingsCard = h('section', { class: 'card' }, h('h2', {}, 'Settings that differ'));
+  const findingsArea = h('div');
   const barsArea = h('div', { class: 'bars-grid' });
   const chartArea = h('div', { class: 'charts' });
   const gridRow = h('div', { class: 'grid-row' });
   let compared: Compared[] = [];
   const player = new EpochPlayer((epoch) => renderGrids(epoch));
-  const curves = h(
-    'section',
-    { class: 'card' },
-    h(
-      'div',
-      { class: 'card-head' },
-      h('h2', {}, 'Training curves'),
-      smoothingControl(() => {
-        for (const chart of charts.values()) chart.destroy();
-        charts.clear();
-        renderCharts();
-      }),
-    ),
-    chartArea,
-  );
+  const curves = curvesCard(chartArea, charts, renderCharts);
   root.append(
     status,
     head,
     settingsCard,
+    h('section', { class: 'card findings' }, h('h2', {}, 'Findings'), findingsArea),
     h('section', { class: 'card' }, h('h2', {}, 'Final metrics'), barsArea),
     curves,
     h('section', { class: 'card samples' }, h('h2', {}, 'Samples'), player.element, gridRow),
@@ -200,6 +213,7 @@ export function mountCompareView(root: HTMLElement, runIds: number[]): View {
   function render() {
     renderHead();
     settingsCard.replaceChildren(h('h2', {}, 'Settings that differ'), settingsTable(compared));
+    findingsArea.replaceChildren(findingsSection(compared));
     const names = finalMetricNames(compared);
     barsArea.replaceChildren(...(names.length ? names.map((name) => metricBars(name, compared)) : [h('p', { class: 'muted' }, 'No metrics yet.')]));
     renderCharts();

@@ -1,3 +1,4 @@
+import { seededRandom } from '@facegan/random';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -20,18 +21,10 @@ interface Case {
   pad: Pad;
 }
 
-/** Deterministic uniform(-1, 1) values (mulberry32), so a failure reproduces. */
+/** Deterministic uniform(-1, 1) values, so a failure reproduces. */
 function randomValues(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: size }, () => random() * 2 - 1);
 }
 
 function randomCases(count: number, seed: number): Case[] {

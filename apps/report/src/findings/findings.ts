@@ -2,8 +2,8 @@
  * The core of `report:findings`: one markdown table per experiment answering the seed's question, per variant,
  * "what did it train on, and what does it draw?".
  *
- * It lives here until the report's owner moves it: `apps/report` may import only @facegan/store, and this module
- * imports nothing at all (plain data in, text out), so it moves as it is, with its test, to apps/report/src.
+ * It imports nothing at all (plain data in, text or cells out): the findings command (findings-command.ts) prints
+ * it, and the compare view shows the same cells as a table in the browser.
  */
 
 /** What the table needs of one run: the store's RunRecord gives all of it (see FindingsRun's fields). */
@@ -61,6 +61,25 @@ function number(value: number | undefined, digits: number): string {
  * Columns that no run has are left out.
  */
 export function formatFindings(experiment: string, runs: readonly FindingsRun[]): string {
+  const { header, rows } = findingsTable(runs);
+  const escape = (cell: string) => cell.replaceAll('|', '\\|');
+  const line = (cells: string[]) => `| ${cells.map(escape).join(' | ')} |`;
+  return [
+    `## ${experiment}`,
+    '',
+    line(header),
+    line(header.map(() => '---')),
+    ...rows.map(line),
+    '',
+    FINDINGS_NOTE,
+  ].join('\n');
+}
+
+/** What the table's numbers are. */
+export const FINDINGS_NOTE = 'Generated shares: judged on the samples, with 95% Wilson intervals. SWD ×1e3, mean over the Laplacian levels.';
+
+/** The findings table's cells (see formatFindings): a header, and one row per run. */
+export function findingsTable(runs: readonly FindingsRun[]): { header: string[]; rows: string[][] } {
   const judgedMetrics = runs.map((run) => run.judged?.metrics ?? {});
   const attributes = ATTRIBUTES.filter((attribute) => judgedMetrics.some((metrics) => attribute.metric in metrics));
   const hasFaces = judgedMetrics.some((metrics) => 'face_rate' in metrics);
@@ -84,16 +103,5 @@ export function formatFindings(experiment: string, runs: readonly FindingsRun[])
     );
     return row;
   });
-
-  const escape = (cell: string) => cell.replaceAll('|', '\\|');
-  const line = (cells: string[]) => `| ${cells.map(escape).join(' | ')} |`;
-  return [
-    `## ${experiment}`,
-    '',
-    line(header),
-    line(header.map(() => '---')),
-    ...rows.map(line),
-    '',
-    'Generated shares: judged on the samples, with 95% Wilson intervals. SWD ×1e3, mean over the Laplacian levels.',
-  ].join('\n');
+  return { header, rows };
 }
