@@ -1,3 +1,5 @@
+import { backend_util, type Conv2DBackpropFilterAttrs } from '@tensorflow/tfjs';
+
 /**
  * Index arithmetic that turns the two Conv2D gradients into forward convolutions. Pure functions of
  * shapes, kept apart from the kernels so they can be reasoned about (and tested) on their own.
@@ -154,4 +156,16 @@ export function planFilterGradGrid(s: StrideOneFilterGradShape): FilterGradGrid 
   const margin = Math.max(...tapOffsets.map(Math.abs));
   const imageLength = gridHeight * gridWidth;
   return { gridHeight, gridWidth, imageLength, margin, length: 2 * margin + s.batch * imageLength, tapOffsets };
+}
+
+/** The geometry of an NHWC convolution with dilation 1, the only kind the project's wasm gradient kernels take. */
+export function channelsLastConvInfo(
+  kernelName: string,
+  inputShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: Pick<Conv2DBackpropFilterAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
+): backend_util.Conv2DInfo {
+  const conv = backend_util.computeConv2DInfo(inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  if (conv.dilationHeight !== 1 || conv.dilationWidth !== 1) throw new Error(`wasm ${kernelName}: dilation must be 1`);
+  return conv;
 }

@@ -25,7 +25,6 @@
  * [ci, kh, kw, co] is dW up to a small transpose). The discriminator's strided layers are small.
  */
 import {
-  backend_util,
   BatchMatMul,
   Conv2D,
   Conv2DBackpropFilter,
@@ -37,7 +36,7 @@ import {
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapView, withScratch, type Scratch } from './compose';
-import { planFilterGradAxis, planFilterGradGrid, type FilterGradGrid } from './conv-geometry';
+import { channelsLastConvInfo, planFilterGradAxis, planFilterGradGrid, type FilterGradGrid } from './conv-geometry';
 import { chwoToHWIO, nhwcToCHWN, nhwcToHWNC, toChannelMajorGrid, toRowMajorGrid, transpose2d } from './layout';
 
 /**
@@ -94,19 +93,7 @@ export function createConv2DBackpropFilterKernel(options: { roles?: FilterGradRo
     if (attrs.dataFormat === 'NCHW') {
       throw new Error('wasm Conv2DBackpropFilter: only NHWC (channelsLast) is supported');
     }
-    const conv = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      attrs.filterShape,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (conv.dilationHeight !== 1 || conv.dilationWidth !== 1) {
-      throw new Error('wasm Conv2DBackpropFilter: dilation must be 1');
-    }
+    const conv = channelsLastConvInfo('Conv2DBackpropFilter', x.shape as [number, number, number, number], attrs.filterShape, attrs);
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
     const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
     const grid =

@@ -4,7 +4,6 @@
  * tens of GFLOP/s. See planInputGradAxis for the math.
  */
 import {
-  backend_util,
   Conv2D,
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
@@ -15,7 +14,7 @@ import {
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapView, runWasmKernel, withScratch } from './compose';
-import { planInputGradAxis, subPixelFilter } from './conv-geometry';
+import { channelsLastConvInfo, planInputGradAxis, subPixelFilter } from './conv-geometry';
 import { depthToSpaceCrop } from './layout';
 
 export function createConv2DBackpropInputKernel(fallback: KernelFunc | undefined): KernelConfig {
@@ -27,19 +26,7 @@ export function createConv2DBackpropInputKernel(fallback: KernelFunc | undefined
       throw new Error('wasm Conv2DBackpropInput: only NHWC (channelsLast) is supported');
     }
     const filterShape = filter.shape as [number, number, number, number];
-    const conv = backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filterShape,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (conv.dilationHeight !== 1 || conv.dilationWidth !== 1) {
-      throw new Error('wasm Conv2DBackpropInput: dilation must be 1');
-    }
+    const conv = channelsLastConvInfo('Conv2DBackpropInput', attrs.inputShape, filterShape, attrs);
     const rows = planInputGradAxis(conv.inHeight, conv.filterHeight, conv.strideHeight, conv.padInfo.top, conv.outHeight);
     const cols = planInputGradAxis(conv.inWidth, conv.filterWidth, conv.strideWidth, conv.padInfo.left, conv.outWidth);
     // Depth-to-space needs one block size; unequal strides or oversized explicit pads are rare
