@@ -54,6 +54,40 @@ const chartDefs: ChartDef[] = [
     shown: (rows) => stepColumns(rows, accuracyNames).x.length > 0,
   },
   {
+    spec: {
+      title: 'Judged: face rate and shares among faces',
+      xLabel: 'epoch',
+      series: [
+        { label: 'face rate', color: palette[3] },
+        { label: 'men', color: palette[0] },
+        { label: 'glasses', color: palette[1] },
+        { label: 'facial hair', color: palette[2] },
+      ],
+    },
+    columns: (rows) => epochColumns(rows, ['face_rate', 'share_male', 'share_glasses', 'share_facial_hair']),
+    shown: (rows) => rows.some((row) => row.name === 'face_rate'),
+    raw: true,
+  },
+  {
+    spec: { title: 'Judged: sliced Wasserstein distance (×1e3)', xLabel: 'epoch', series: [{ label: 'SWD mean', color: palette[0] }] },
+    columns: (rows) => epochColumns(rows, ['swd_mean']),
+    shown: (rows) => rows.some((row) => row.name === 'swd_mean'),
+    raw: true,
+  },
+  {
+    spec: {
+      title: 'Judged: diversity (mean MS-SSIM of pairs)',
+      xLabel: 'epoch',
+      series: [
+        { label: 'generated', color: palette[1] },
+        { label: 'real', color: palette[2] },
+      ],
+    },
+    columns: (rows) => epochColumns(rows, ['msssim_fake', 'msssim_real']),
+    shown: (rows) => rows.some((row) => row.name === 'msssim_fake'),
+    raw: true,
+  },
+  {
     spec: { title: 'Throughput (images/s) per epoch', xLabel: 'epoch', series: [{ label: 'img/s', color: palette[3] }] },
     columns: (rows) => epochColumns(rows, ['img_per_s']),
     shown: (rows) => rows.some((row) => row.name === 'img_per_s'),
@@ -66,11 +100,15 @@ function definitionList(entries: [string, Node | string][]): HTMLElement {
 }
 
 function datasetSection(summary: Record<string, unknown>): HTMLElement {
-  const { counts, skipped, ...rest } = summary;
+  const { counts, skipped, files, ...rest } = summary;
   const section = h('section', { class: 'card dataset' }, h('h2', {}, 'Dataset'));
   section.append(
     definitionList(Object.entries(rest).map(([key, value]) => [key, typeof value === 'object' ? JSON.stringify(value) : String(value)])),
   );
+  if (Array.isArray(files)) {
+    // One id per training image: listed on demand, it would bury the rest of the card.
+    section.append(h('details', {}, h('summary', {}, `${files.length} files, in training order`), h('pre', { class: 'files' }, files.join('\n'))));
+  }
   if (counts && typeof counts === 'object') {
     const body = h('tbody');
     for (const [label, values] of Object.entries(counts as Record<string, Record<string, number>>)) {
