@@ -1,4 +1,4 @@
-import { backend_util, type Conv2DBackpropFilterAttrs } from '@tensorflow/tfjs';
+import { backend_util, type Conv2DBackpropFilterAttrs, type NamedAttrMap } from '@tensorflow/tfjs';
 
 /**
  * Index arithmetic that turns the two Conv2D gradients into forward convolutions. Pure functions of
@@ -168,4 +168,14 @@ export function channelsLastConvInfo(
   const conv = backend_util.computeConv2DInfo(inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   if (conv.dilationHeight !== 1 || conv.dilationWidth !== 1) throw new Error(`wasm ${kernelName}: dilation must be 1`);
   return conv;
+}
+
+/** Attributes of the stride-1 NHWC forward convolution both gradient kernels run, padded per axis plan. */
+export function strideOneConvAttrs(
+  rows: { padBefore: number; padAfter: number },
+  cols: { padBefore: number; padAfter: number },
+  dilations: number | [number, number],
+): NamedAttrMap {
+  const pad = [[0, 0], [rows.padBefore, rows.padAfter], [cols.padBefore, cols.padAfter], [0, 0]];
+  return { strides: 1, pad, dataFormat: 'NHWC', dilations } as unknown as NamedAttrMap;
 }

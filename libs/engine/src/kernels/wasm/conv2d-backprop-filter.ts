@@ -31,12 +31,11 @@ import {
   type Conv2DBackpropFilterAttrs,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapView, withScratch, type Scratch } from './compose';
-import { channelsLastConvInfo, planFilterGradAxis, planFilterGradGrid, type FilterGradGrid } from './conv-geometry';
+import { channelsLastConvInfo, strideOneConvAttrs, planFilterGradAxis, planFilterGradGrid, type FilterGradGrid } from './conv-geometry';
 import { chwoToHWIO, nhwcToCHWN, nhwcToHWNC, toChannelMajorGrid, toRowMajorGrid, transpose2d } from './layout';
 
 /**
@@ -134,17 +133,7 @@ export function createConv2DBackpropFilterKernel(options: { roles?: FilterGradRo
       const dyT = scratch.alloc([outHeight, outWidth, batchSize, outChannels]);
       nhwcToCHWN(heapView(backend, x), x.shape, rows.used, cols.used, heapView(backend, xT));
       nhwcToHWNC(heapView(backend, dy), dy.shape, heapView(backend, dyT));
-      const convAttrs = {
-        strides: 1,
-        pad: [
-          [0, 0],
-          [rows.padBefore, rows.padAfter],
-          [cols.padBefore, cols.padAfter],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-        dilations: [strideHeight, strideWidth],
-      } as unknown as NamedAttrMap;
+      const convAttrs = strideOneConvAttrs(rows, cols, [strideHeight, strideWidth]);
       const perChannel = scratch.run(Conv2D, { x: xT, filter: dyT }, convAttrs);
       const dw = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
       chwoToHWIO(heapView(backend, perChannel), perChannel.shape, heapView(backend, dw));

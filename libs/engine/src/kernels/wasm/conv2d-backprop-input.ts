@@ -9,12 +9,11 @@ import {
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapView, runWasmKernel, withScratch } from './compose';
-import { channelsLastConvInfo, planInputGradAxis, subPixelFilter } from './conv-geometry';
+import { channelsLastConvInfo, strideOneConvAttrs, planInputGradAxis, subPixelFilter } from './conv-geometry';
 import { depthToSpaceCrop } from './layout';
 
 export function createConv2DBackpropInputKernel(fallback: KernelFunc | undefined): KernelConfig {
@@ -43,17 +42,7 @@ export function createConv2DBackpropInputKernel(fallback: KernelFunc | undefined
       const g = scratch.alloc(gShape);
       subPixelFilter(heapView(backend, filter), filterShape, stride, stride, heapView(backend, g));
 
-      const convAttrs = {
-        strides: 1,
-        pad: [
-          [0, 0],
-          [rows.padBefore, rows.padAfter],
-          [cols.padBefore, cols.padAfter],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-        dilations: 1,
-      } as unknown as NamedAttrMap;
+      const convAttrs = strideOneConvAttrs(rows, cols, 1);
       const needsCrop =
         rows.cropOffset !== 0 || cols.cropOffset !== 0 || rows.length * stride !== inHeight || cols.length * stride !== inWidth;
       if (stride === 1 && !needsCrop) {
