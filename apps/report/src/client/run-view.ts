@@ -32,6 +32,20 @@ interface ChartDef {
   raw?: boolean;
 }
 
+/**
+ * A per-epoch chart of measurements (judge metrics, throughput), shown once the first metric exists. Never
+ * smoothed: these are measurements, not noisy training signals.
+ */
+function epochMeasurement(title: string, metrics: [name: string, label: string][]): ChartDef {
+  const names = metrics.map(([name]) => name);
+  return {
+    spec: { title, xLabel: 'epoch', series: metrics.map(([, label], i) => ({ label, color: palette[(i + 3) % palette.length] })) },
+    columns: (rows) => epochColumns(rows, names),
+    shown: (rows) => rows.some((row) => row.name === names[0]),
+    raw: true,
+  };
+}
+
 const chartDefs: ChartDef[] = [
   {
     spec: { title: 'Losses per epoch', xLabel: 'epoch', series: lossSeries },
@@ -53,46 +67,18 @@ const chartDefs: ChartDef[] = [
     columns: (rows) => stepColumns(rows, accuracyNames),
     shown: (rows) => stepColumns(rows, accuracyNames).x.length > 0,
   },
-  {
-    spec: {
-      title: 'Judged: face rate and shares among faces',
-      xLabel: 'epoch',
-      series: [
-        { label: 'face rate', color: palette[3] },
-        { label: 'men', color: palette[0] },
-        { label: 'glasses', color: palette[1] },
-        { label: 'facial hair', color: palette[2] },
-      ],
-    },
-    columns: (rows) => epochColumns(rows, ['face_rate', 'share_male', 'share_glasses', 'share_facial_hair']),
-    shown: (rows) => rows.some((row) => row.name === 'face_rate'),
-    raw: true,
-  },
-  {
-    spec: { title: 'Judged: sliced Wasserstein distance (×1e3)', xLabel: 'epoch', series: [{ label: 'SWD mean', color: palette[0] }] },
-    columns: (rows) => epochColumns(rows, ['swd_mean']),
-    shown: (rows) => rows.some((row) => row.name === 'swd_mean'),
-    raw: true,
-  },
-  {
-    spec: {
-      title: 'Judged: diversity (mean MS-SSIM of pairs)',
-      xLabel: 'epoch',
-      series: [
-        { label: 'generated', color: palette[1] },
-        { label: 'real', color: palette[2] },
-      ],
-    },
-    columns: (rows) => epochColumns(rows, ['msssim_fake', 'msssim_real']),
-    shown: (rows) => rows.some((row) => row.name === 'msssim_fake'),
-    raw: true,
-  },
-  {
-    spec: { title: 'Throughput (images/s) per epoch', xLabel: 'epoch', series: [{ label: 'img/s', color: palette[3] }] },
-    columns: (rows) => epochColumns(rows, ['img_per_s']),
-    shown: (rows) => rows.some((row) => row.name === 'img_per_s'),
-    raw: true,
-  },
+  epochMeasurement('Judged: face rate and shares among faces', [
+    ['face_rate', 'face rate'],
+    ['share_male', 'men'],
+    ['share_glasses', 'glasses'],
+    ['share_facial_hair', 'facial hair'],
+  ]),
+  epochMeasurement('Judged: sliced Wasserstein distance (×1e3)', [['swd_mean', 'SWD mean']]),
+  epochMeasurement('Judged: diversity (mean MS-SSIM of pairs)', [
+    ['msssim_fake', 'generated'],
+    ['msssim_real', 'real'],
+  ]),
+  epochMeasurement('Throughput (images/s) per epoch', [['img_per_s', 'img/s']]),
 ];
 
 function definitionList(entries: [string, Node | string][]): HTMLElement {
