@@ -3,7 +3,8 @@ import { buildDiscriminator, buildGenerator, type DropoutLayerFactory } from '@f
 import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from '@facegan/random';
-import { fusedAdam, GpuDropout, randomNormalOnGpu } from './webgpu/index';
+import { fusedAdam } from './fused-adam';
+import { GpuDropout, randomNormalOnGpu } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -109,10 +110,9 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   });
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  // on webgpu, Adam with fused update kernels (the same state, so checkpoints are unchanged)
-  const adam = tf.getBackend() === 'webgpu' ? fusedAdam : tf.train.adam;
-  const generatorOptimizer = adam(train.learningRate, train.beta1);
-  const discriminatorOptimizer = adam(train.learningRate, train.beta1);
+  // Adam with fused update kernels where the backend has them (the same state: checkpoints are unchanged)
+  const generatorOptimizer = fusedAdam(train.learningRate, train.beta1);
+  const discriminatorOptimizer = fusedAdam(train.learningRate, train.beta1);
   const latentSeeds = mixSeed(train.seed, SEED_STREAM.latents);
   const drawLatents = (batch: number, seed: number): tf.Tensor2D =>
     (deviceRandom

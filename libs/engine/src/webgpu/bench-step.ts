@@ -24,8 +24,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { fusedAdam } from '../fused-adam';
 import {
-  fusedAdam,
   initWebGpu,
   installWebGpuOverrides,
   randomNormalOnGpu,

@@ -7,7 +7,6 @@ export { dropoutOnGpu, GpuDropout, hasGpuDropoutKernel, dropoutMaskOnCpu, withGp
 export type { GpuDropoutLayerArgs } from './dropout';
 export { randomNormalOnGpu, randomNormalOnCpu } from './random-normal';
 export { backpropFilterGemm, planBackpropFilter } from './conv2d-backprop-filter';
-export { FusedAdamOptimizer, fusedAdam } from './adam';
 export { columnReduce, planColumnReduce } from './reduce';
 export { backpropInputGemm, planBackpropInput } from './conv2d-backprop-input';
 export { forwardConvGemm } from './conv2d-forward';

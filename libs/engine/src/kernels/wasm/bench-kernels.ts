@@ -3,7 +3,7 @@
  * DCGAN's conv geometries (32 px, width 0.25, batch 32), with the stock wasm kernels ("before") and
  * with registerWasmTrainingKernels() ("after").
  *
- *   npx tsx libs/engine/src/kernels/wasm/bench-kernels.ts [--quick]
+ *   npx tsx libs/engine/src/kernels/wasm/bench-kernels.ts [--quick] [--threads N]
  *
  * FLOPs are counted as 2*B*OH*OW*KH*KW*Cin*Cout for all three ops (the useful work; the strided
  * input gradient does ~1.8x that internally).
@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from './index';
+import { withWasmThreads } from './threads';
 
 interface ConvShape {
   name: string;
@@ -33,6 +34,8 @@ const SHAPES: ConvShape[] = [
 ];
 
 const quick = process.argv.includes('--quick');
+const threadsArg = process.argv.indexOf('--threads');
+const threads = threadsArg === -1 ? 1 : Number(process.argv[threadsArg + 1]);
 const BUDGET_MS = quick ? 150 : 600;
 
 /**
@@ -79,8 +82,8 @@ function gflops(shape: ConvShape): number {
 }
 
 async function main(): Promise<void> {
-  await tf.setBackend('wasm');
-  console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, batch ${B}; cells: ms (GFLOP/s)`);
+  await withWasmThreads(threads, () => tf.setBackend('wasm'));
+  console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()} (${threads} thread${threads === 1 ? '' : 's'}), batch ${B}; cells: ms (GFLOP/s)`);
   const cell = (ms: number | undefined, work: number) =>
     ms === undefined ? 'not registered'.padStart(17) : `${ms.toFixed(2).padStart(8)} (${(work / (ms / 1e3)).toFixed(1).padStart(5)})`;
   const totals = { before: { input: 0, filter: 0 }, after: { forward: 0, input: 0, filter: 0 } };

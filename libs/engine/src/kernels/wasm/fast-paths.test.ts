@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isBlockRepeat, leadingReduction } from './broadcast-kernels';
+import { isBlockRepeat, leadingReduction, poolingWindow } from './broadcast-kernels';
 import { WASM_BATCH_NORM_GRAD } from './gradients';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from './index';
 
@@ -55,6 +55,12 @@ describe('wasm Sum / Mean / Tile / ResizeNearestNeighbor(Grad) / FusedBatchNorm 
     expect(isBlockRepeat([1, 3, 8], [2, 2, 1])).toBe(true);
     expect(isBlockRepeat([2, 3], [1, 2])).toBe(false);
     expect(isBlockRepeat([2, 1], [1, 3])).toBe(false);
+    // pooling windows for the column sums: the largest divisor up to 1,024 (1: no pooling)
+    expect(poolingWindow(32 * 32 * 32)).toBe(1024);
+    expect(poolingWindow(32 * 9 * 9)).toBe(864);
+    expect(poolingWindow(105)).toBe(105);
+    expect(poolingWindow(1031)).toBe(1);
+    expect(poolingWindow(2 * 1031)).toBe(2);
   });
 
   it('Sum and Mean match cpu on fast and fallback axes', async () => {
@@ -62,6 +68,8 @@ describe('wasm Sum / Mean / Tile / ResizeNearestNeighbor(Grad) / FusedBatchNorm 
       [3, 5, 7, 4],
       [2, 9, 1, 6],
       [6, 5],
+      [4, 32, 32, 5], // pooled in windows of 1,024 rows
+      [1031, 3], // a prime row count: JavaScript column sums
     ];
     for (const [i, shape] of shapes.entries()) {
       const data = values(shape.reduce((a, b) => a * b), 11 + i);

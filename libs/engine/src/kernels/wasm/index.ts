@@ -10,6 +10,7 @@
  * - a ResizeNearestNeighborGrad fast path for UpSampling2D's integer factors;
  * - an Identity that shares data instead of copying it (tfjs clones every tensor the tape saves);
  * - FusedBatchNorm (forward) and LeakyRelu on XNNPACK's SIMD kernels, ~10x the stock scalar ones;
+ * - the fused Adam update (three kernels a variable instead of ~12; fused-adam.ts);
  * - gradients (global registry, active on 'wasm' only): batch norm's backward pass as one kernel, and
  *   Sum/Mean gradients without an all-ones tensor (gradients.ts).
  *
@@ -18,6 +19,7 @@
  * kernels call kernels the backend sets up, and carry the setupFunc of the stock kernel they replace.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs';
+import { createAdamMomentKernel, createAdamWeightKernel } from './adam';
 import { createMeanKernel, createSumKernel, createTileKernel } from './broadcast-kernels';
 import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter';
 import { createConv2DBackpropInputKernel } from './conv2d-backprop-input';
@@ -39,6 +41,9 @@ const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig>
   Identity: createIdentityKernel,
   FusedBatchNorm: createFusedBatchNormKernel,
   LeakyRelu: createLeakyReluKernel,
+  // new kernels (no stock ones): FusedAdamOptimizer uses them when registered
+  FaceganAdamMoment: createAdamMomentKernel,
+  FaceganAdamWeight: createAdamWeightKernel,
 };
 
 /** What was registered before us, per kernel name (undefined: nothing), to fall back to / restore. */
