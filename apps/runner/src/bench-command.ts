@@ -58,11 +58,17 @@ function describeBackend(backend: BenchBackend): string {
 }
 
 function formatResult(result: TrainStepBenchResult): string {
-  const { msPerStep, stepMs, cpuMsPerStep, imagesPerSecond, gflopsPerSecond, stepFlops } = result;
+  const { msPerStep, stepMs, cpuMsPerStep, imagesPerSecond, gflopsPerSecond, stepFlops, executedFlops } = result;
   const lines = [
     `step: ${msPerStep.toFixed(1)} ms median (min ${Math.min(...stepMs).toFixed(1)}, max ${Math.max(...stepMs).toFixed(1)}; ` +
       `CPU time ${cpuMsPerStep.toFixed(1)} ms)`,
     `${imagesPerSecond.toFixed(1)} img/s, ${gflopsPerSecond.toFixed(2)} GFLOP/s effective (${(stepFlops / 1e9).toFixed(3)} GFLOP a step)`,
+    ...(executedFlops < stepFlops
+      ? [
+          `  (the generator's upsample + conv blocks run as sub-pixel convolutions: ${(executedFlops / 1e9).toFixed(3)} GFLOP executed, ` +
+            `${result.executedGflopsPerSecond.toFixed(2)} GFLOP/s)`,
+        ]
+      : []),
     `load average ${result.loadAverage.map((load) => load.toFixed(2)).join(' -> ')} on ${availableParallelism()} CPUs ` +
       '(other processes slow the figures: compare runs made side by side)',
   ];

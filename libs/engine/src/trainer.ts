@@ -103,7 +103,8 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   const dropoutSeeds = mixSeed(mixSeed(train.seed, SEED_STREAM.dropout), globalStep);
   const deviceDropout: DropoutLayerFactory = (rate, index) => new GpuDropout({ rate, seed: mixSeed(dropoutSeeds, index) });
 
-  const generator = buildGenerator(model, { seed: mixSeed(train.seed, SEED_STREAM.generatorWeights) });
+  // fused upsample + conv blocks: the same function and weights, half the work where the backend has the kernels
+  const generator = buildGenerator(model, { seed: mixSeed(train.seed, SEED_STREAM.generatorWeights), fusedUpsampling: true });
   const discriminator = buildDiscriminator(model, {
     seed: mixSeed(train.seed, SEED_STREAM.discriminatorWeights),
     dropoutLayer: deviceRandom ? deviceDropout : undefined,

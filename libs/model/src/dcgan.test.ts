@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSettings } from '@facegan/spec';
-import { buildDiscriminator, buildGenerator, modelFlops } from './index';
+import { buildDiscriminator, buildGenerator, modelFlops, UpsampleConv2D } from './index';
 
 const settings = (resolution: number, width: number): ModelSettings => ({ resolution, width, dropout: 0.25, latentDim: 100 });
 const models: tf.LayersModel[] = [];
@@ -179,13 +179,56 @@ describe('seeded weights', () => {
   });
 });
 
+describe('fused upsampling (UpsampleConv2D)', () => {
+  it('holds the two-layer generator\'s weights, in order, and computes the same function (96 px: sizes 2 and 3)', () => {
+    const m = settings(96, 0.125);
+    const layered = track(buildGenerator(m, { seed: 7 }));
+    const fused = track(buildGenerator(m, { seed: 7, fusedUpsampling: true }));
+    expect(count(fused, 'FaceganUpsampleConv2D')).toBe(4);
+    expect(count(fused, 'UpSampling2D')).toBe(0);
+    expect(fused.layers.filter((l) => l instanceof UpsampleConv2D).map((l) => (l as UpsampleConv2D).size)).toEqual([2, 2, 2, 3]);
+    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
+    expect(weights(fused)).toEqual(weights(layered));
+    tf.tidy(() => {
+      const latents = tf.randomNormal([2, m.latentDim], 0, 1, 'float32', 3);
+      const expected = (layered.predict(latents) as tf.Tensor).dataSync();
+      const got = (fused.predict(latents) as tf.Tensor).dataSync();
+      expect(Array.from(got)).toEqual(Array.from(expected));
+    });
+  });
+
+  it('saves and loads as a LayersModel (sampling from a checkpoint)', async () => {
+    const m = settings(32, 0.125);
+    const fused = track(buildGenerator(m, { seed: 5, fusedUpsampling: true }));
+    let saved: tf.io.ModelArtifacts | undefined;
+    await fused.save(tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = track(await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts)));
+    expect(count(loaded, 'FaceganUpsampleConv2D')).toBe(3);
+    tf.tidy(() => {
+      const latents = tf.randomNormal([2, m.latentDim], 0, 1, 'float32', 4);
+      expect(Array.from((loaded.predict(latents) as tf.Tensor).dataSync())).toEqual(Array.from((fused.predict(latents) as tf.Tensor).dataSync()));
+    });
+  });
+});
+
 describe('modelFlops', () => {
-  /** 2 · multiply-adds of every Conv2D and Dense layer, read from the built model. */
+  /**
+   * 2 · multiply-adds of every Conv2D and Dense layer, read from the built model; an UpsampleConv2D
+   * counts as the sub-pixel convolution it runs at size 2: a 2×2 filter, 4·filters outputs, over its
+   * input padded by 1.
+   */
   function countedForwardFlops(model: tf.LayersModel): number {
     let multiplyAdds = 0;
     for (const layer of model.layers) {
       const kernel = layer.getWeights()[0];
-      if (layer.getClassName() === 'Conv2D') {
+      if (layer.getClassName() === 'FaceganUpsampleConv2D' && (layer as UpsampleConv2D).size === 2) {
+        const [, height, width] = layer.outputShape as number[];
+        const [, , cin, cout] = kernel.shape;
+        multiplyAdds += (height / 2 + 1) * (width / 2 + 1) * 2 * 2 * cin * (4 * cout);
+      } else if (layer.getClassName() === 'Conv2D' || layer.getClassName() === 'FaceganUpsampleConv2D') {
         const [, height, width] = layer.outputShape as number[];
         const [kh, kw, cin, cout] = kernel.shape;
         multiplyAdds += height * width * kh * kw * cin * cout;
@@ -199,6 +242,7 @@ describe('modelFlops', () => {
 
   for (const [resolution, width] of [
     [32, 0.5],
+    [64, 0.25],
     [96, 1],
     [128, 0.25],
   ]) {
@@ -210,6 +254,8 @@ describe('modelFlops', () => {
       expect(flops.generatorForward).toBe(8 * generator);
       expect(flops.discriminatorForward).toBe(8 * discriminator);
       expect(flops.trainStep).toBe(8 * (4 * generator + 8 * discriminator));
+      const subPixelGenerator = countedForwardFlops(track(buildGenerator(m, { fusedUpsampling: true })));
+      expect(flops.subPixelTrainStep).toBe(8 * (4 * subPixelGenerator + 8 * discriminator));
     });
   }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSettings } from '@facegan/spec';
+import { UpsampleConv2D } from './upsample-conv';
 
 /**
  * The seed DCGAN of Jeff Heaton's Keras faces notebook (t81_558 class_07_2_Keras_gan),
@@ -15,6 +16,12 @@ export interface BuildOptions {
    * passes a layer that draws its masks on the device.
    */
   dropoutLayer?: DropoutLayerFactory;
+  /**
+   * buildGenerator only: each block's UpSampling2D + Conv2D as one UpsampleConv2D layer (the same
+   * function and weights, in about half the multiply-adds where the backend has its kernels). The
+   * trainer asks for it; by default the seed's two layers.
+   */
+  fusedUpsampling?: boolean;
 }
 
 export type DropoutLayerFactory = (rate: number, index: number) => tf.layers.Layer;
@@ -50,10 +57,14 @@ export function buildGenerator(m: ModelSettings, options: BuildOptions = {}): tf
   generator.add(tf.layers.reshape({ targetShape: [4, 4, filters(256)] }));
 
   const upsampleBlock = (outFilters: number, scale: number) => {
-    generator.add(tf.layers.upSampling2d({ size: [scale, scale] }));
-    generator.add(
-      tf.layers.conv2d({ filters: filters(outFilters), kernelSize: 3, padding: 'same', kernelInitializer: kernelInitializer() }),
-    );
+    if (options.fusedUpsampling) {
+      generator.add(new UpsampleConv2D({ filters: filters(outFilters), size: scale, kernelInitializer: kernelInitializer() }));
+    } else {
+      generator.add(tf.layers.upSampling2d({ size: [scale, scale] }));
+      generator.add(
+        tf.layers.conv2d({ filters: filters(outFilters), kernelSize: 3, padding: 'same', kernelInitializer: kernelInitializer() }),
+      );
+    }
     generator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
     generator.add(tf.layers.activation({ activation: 'relu' }));
   };

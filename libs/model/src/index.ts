@@ -1,2 +1,14 @@
 export { buildDiscriminator, buildGenerator, scaledFilters, type BuildOptions, type DropoutLayerFactory } from './dcgan';
 export { modelFlops, type ModelFlops } from './flops';
+export {
+  PHASE_DEINTERLEAVE,
+  PHASE_INTERLEAVE,
+  SUB_PIXEL_FILTER,
+  SUB_PIXEL_FILTER_GRAD,
+  SUB_PIXEL_KERNELS,
+  SUB_PIXEL_TAPS,
+  subPixelKernelsRegistered,
+  upsampleConv2d,
+  UpsampleConv2D,
+  type UpsampleConv2DArgs,
+} from './upsample-conv';

@@ -19,6 +19,9 @@ describe('benchTrainStep', () => {
     expect(result.msPerStep).toBe(sorted[1]);
     expect(result.imagesPerSecond).toBeCloseTo(2 / (result.msPerStep / 1e3), 6);
     expect(result.gflopsPerSecond).toBeCloseTo(result.stepFlops / (result.msPerStep / 1e3) / 1e9, 6);
+    // no sub-pixel kernels on cpu: the generator runs upsampling + conv, every FLOP counted
+    expect(result.executedFlops).toBe(result.stepFlops);
+    expect(result.executedGflopsPerSecond).toBeCloseTo(result.gflopsPerSecond, 6);
     expect(result.cpuMsPerStep).toBeGreaterThan(0);
 
     const names = result.profile?.kernels.map((row) => row.kernel) ?? [];

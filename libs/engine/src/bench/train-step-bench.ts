@@ -7,7 +7,7 @@
 import { loadavg } from 'node:os';
 import { cpuUsage } from 'node:process';
 import * as tf from '@tensorflow/tfjs';
-import { modelFlops } from '@facegan/model';
+import { modelFlops, subPixelKernelsRegistered } from '@facegan/model';
 import { DEFAULT_SETTINGS, type BackendName, type Settings } from '@facegan/spec';
 import { initBackend, type BackendInfo } from '../backend';
 import { wasmThreadsCount, withWasmThreads } from '../kernels/wasm/threads';
@@ -81,8 +81,13 @@ export interface TrainStepProfile {
 
 export interface TrainStepBenchResult {
   config: TrainStepBenchConfig;
-  /** FLOPs of one training step (modelFlops().trainStep). */
+  /** FLOPs of one training step (modelFlops().trainStep): what "effective" GFLOP/s count. */
   stepFlops: number;
+  /**
+   * FLOPs the step actually runs: fewer than stepFlops where the generator's upsample + conv blocks run
+   * as sub-pixel convolutions (modelFlops().subPixelTrainStep).
+   */
+  executedFlops: number;
   /** Median wall time of a step, and every timed step. */
   msPerStep: number;
   stepMs: number[];
@@ -92,6 +97,8 @@ export interface TrainStepBenchResult {
   loadAverage: [number, number];
   imagesPerSecond: number;
   gflopsPerSecond: number;
+  /** executedFlops per second, in GFLOP/s. */
+  executedGflopsPerSecond: number;
   profile?: TrainStepProfile;
 }
 
@@ -114,7 +121,9 @@ export function benchSettings(config: Pick<TrainStepBenchConfig, 'resolution' | 
 export async function benchTrainStep(config: TrainStepBenchConfig): Promise<TrainStepBenchResult> {
   if (config.steps < 1) throw new Error('bench: steps must be at least 1');
   const settings = benchSettings(config);
-  const stepFlops = modelFlops(settings.model, config.batch).trainStep;
+  const flops = modelFlops(settings.model, config.batch);
+  const stepFlops = flops.trainStep;
+  const executedFlops = subPixelKernelsRegistered() ? flops.subPixelTrainStep : stepFlops;
   const trainer = createTrainer(settings);
   const images = tf.randomUniform([config.batch, config.resolution, config.resolution, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
   try {
@@ -135,12 +144,14 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     const result: TrainStepBenchResult = {
       config,
       stepFlops,
+      executedFlops,
       msPerStep,
       stepMs,
       cpuMsPerStep: median(cpuMs),
       loadAverage: [loadBefore, loadavg()[0]],
       imagesPerSecond: config.batch / (msPerStep / 1e3),
       gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,
+      executedGflopsPerSecond: executedFlops / (msPerStep / 1e3) / 1e9,
     };
     if (config.profile) result.profile = await profileSteps(() => trainer.step(images), config.steps);
     return result;

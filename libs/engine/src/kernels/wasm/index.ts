@@ -11,6 +11,8 @@
  * - an Identity that shares data instead of copying it (tfjs clones every tensor the tape saves);
  * - FusedBatchNorm (forward) and LeakyRelu on XNNPACK's SIMD kernels, ~10x the stock scalar ones;
  * - the fused Adam update (three kernels a variable instead of ~12; fused-adam.ts);
+ * - the data movement of the generator's sub-pixel upsample + conv (sub-pixel.ts), which then runs
+ *   in about half the multiply-adds of UpSampling2D + Conv2D;
  * - gradients (global registry, active on 'wasm' only): batch norm's backward pass as one kernel, and
  *   Sum/Mean gradients without an all-ones tensor (gradients.ts).
  *
@@ -27,6 +29,7 @@ import { createFusedBatchNormKernel, createLeakyReluKernel } from './elementwise
 import { registerWasmGradients, unregisterWasmGradients, wasmGradientsRegistered } from './gradients';
 import { createIdentityKernel } from './identity';
 import { createResizeNearestNeighborGradKernel } from './resize-nearest';
+import { createDeinterleaveKernel, createInterleaveKernel, createPhaseFilterGradKernel, createPhaseFilterKernel } from './sub-pixel';
 
 const BACKEND = 'wasm';
 
@@ -44,6 +47,11 @@ const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig>
   // new kernels (no stock ones): FusedAdamOptimizer uses them when registered
   FaceganAdamMoment: createAdamMomentKernel,
   FaceganAdamWeight: createAdamWeightKernel,
+  // the generator's sub-pixel upsample + conv (@facegan/model's UpsampleConv2D) runs when these are registered
+  FaceganSubPixelFilter: createPhaseFilterKernel,
+  FaceganSubPixelFilterGrad: createPhaseFilterGradKernel,
+  FaceganPhaseInterleave: createInterleaveKernel,
+  FaceganPhaseDeinterleave: createDeinterleaveKernel,
 };
 
 /** What was registered before us, per kernel name (undefined: nothing), to fall back to / restore. */
