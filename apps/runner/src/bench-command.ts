@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { benchTrainStep, prepareBenchBackend, type BenchBackend, type TrainStepBenchResult } from '@facegan/engine';
-import type { BackendName } from '@facegan/spec';
+import type { BackendName, ThreadCount } from '@facegan/spec';
 
 export interface BenchCommandOptions {
   backend: BackendName;
@@ -9,7 +9,7 @@ export interface BenchCommandOptions {
   batch: number;
   steps: number;
   warmup: number;
-  threads?: number;
+  threads?: ThreadCount;
   stockKernels?: boolean;
   profile?: boolean;
   json?: boolean;

@@ -23,6 +23,7 @@ program
   .option('--cache <dir>', 'dataset cache folder', 'runs/cache')
   .option('--backend <name>', `override the spec's backend (${BACKENDS.join('|')})`, backendOption)
   .option('--dry-run', 'print the variant table and train nothing')
+  .option('--threads <n|auto>', "wasm: override the spec's engine.threads (auto: one per idle CPU)", threadCount)
   .option('--retry-failed', 'train variants that failed before again')
   .option('--resume', 'continue a killed sweep: done variants are skipped, a running one goes on from its last checkpoint (the default anyway)')
   .option('--quiet', 'print only errors and the final summary')
@@ -71,7 +72,7 @@ program
   .option('--batch <n>', 'batch size', positiveInteger, 32)
   .option('--steps <n>', 'timed steps', positiveInteger, 7)
   .option('--warmup <n>', 'untimed steps first', nonNegativeInteger, 2)
-  .option('--threads <n>', 'wasm: XNNPACK threads (default 1; more helps only on an idle machine)', positiveInteger)
+  .option('--threads <n|auto>', 'wasm: XNNPACK threads (default auto: one per idle CPU, as training)', threadCount)
   .option('--stock-kernels', "wasm: tfjs's stock kernels (plus the project's Conv2DBackpropFilter, which stock lacks)")
   .option('--profile', 'also print the time per kernel')
   .option('--json', 'print one JSON line')
@@ -88,6 +89,13 @@ function positiveNumber(value: string): number {
 function nonNegativeInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('a whole number, 0 or more');
+  return number;
+}
+
+function threadCount(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 8) throw new InvalidArgumentError('auto or a whole number from 1 to 8');
   return number;
 }
 

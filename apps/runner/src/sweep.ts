@@ -8,7 +8,7 @@ import {
   trainVariant,
   type BackendInfo,
 } from '@facegan/engine';
-import { formatVariantTable, loadSpec, withBackend, type BackendName, type Settings, type Variant } from '@facegan/spec';
+import { formatVariantTable, loadSpec, withBackend, type BackendName, type Settings, type ThreadCount, type Variant } from '@facegan/spec';
 import { EPOCH_SUMMARY_STEP, openStore, type MetricRow, type RunRecord, type Store } from '@facegan/store';
 import { createJudging, judgeEpoch, type Judging } from './judging';
 import { createProgress, type Progress } from './progress';
@@ -18,6 +18,8 @@ export interface SweepOptions {
   db: string;
   cache: string;
   backend?: BackendName;
+  /** Overrides the spec's engine.threads. */
+  threads?: ThreadCount;
   dryRun?: boolean;
   retryFailed?: boolean;
   /** Resuming is what running a spec again does anyway; the flag only says so. */
@@ -44,6 +46,8 @@ export async function runSweep(options: SweepOptions): Promise<number> {
   const variants = options.backend
     ? spec.variants.map((v) => ({ ...v, settings: withBackend(v.settings, options.backend as BackendName) }))
     : spec.variants;
+  // the engine section is the spec's, not a variant's: one thread setting for the sweep
+  const threads = options.threads ?? spec.variants[0]?.settings.engine.threads ?? 'auto';
   if (!options.quiet) {
     process.stdout.write(`${spec.name}: ${variants.length} variant${variants.length === 1 ? '' : 's'} from ${spec.file}\n`);
   }
@@ -92,7 +96,7 @@ export async function runSweep(options: SweepOptions): Promise<number> {
       backend: async (name) => {
         let info = backends.get(name);
         if (!info) {
-          info = await initBackend(name);
+          info = await initBackend(name, { threads });
           backends.set(name, info);
           progress.log(describeBackend(name, info));
         }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName } from '@facegan/spec';
+import type { BackendName, ThreadCount } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 
 export interface BackendInfo {
@@ -14,6 +14,11 @@ export interface BackendInfo {
 /** Warnings go to stderr by default; tests and callers can catch them. */
 export interface InitBackendOptions {
   warn?: (message: string) => void;
+  /**
+   * wasm only: XNNPACK threads, or 'auto' (one per CPU idle now; see autoWasmThreads). Default 1. The
+   * threaded build is chosen once per process, when the wasm backend first starts.
+   */
+  threads?: ThreadCount;
 }
 
 const TENSORFLOW_GPU = { specifier: '@tensorflow/tfjs-node-gpu', label: 'tensorflow-gpu' } as const;
@@ -29,9 +34,10 @@ export async function initBackend(name: BackendName, options: InitBackendOptions
   const warn = options.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   // the stock cpu kernels have a gradient bug that changes training (see cpu-kernels.ts); cheap, idempotent
   registerCpuKernelFixes();
+  const threads = options.threads ?? 1;
   switch (name) {
     case 'auto':
-      return initAuto();
+      return initAuto(threads);
     case 'tensorflow': {
       const gpu = await loadTensorflow(TENSORFLOW_GPU);
       if (gpu.info) return gpu.info;
@@ -52,14 +58,14 @@ export async function initBackend(name: BackendName, options: InitBackendOptions
       return { backend: info.backend, device: info.device };
     }
     case 'wasm':
-      return initWasm();
+      return initWasm(threads);
     case 'cpu':
       warn("backend 'cpu' is plain JavaScript, far too slow to train the DCGAN (use it for tests); prefer 'wasm' or 'tensorflow'");
       return initCpu();
   }
 }
 
-async function initAuto(): Promise<BackendInfo> {
+async function initAuto(threads: ThreadCount): Promise<BackendInfo> {
   const passedOver: string[] = [];
   const chosen = (info: BackendInfo): BackendInfo => ({ ...info, passedOver });
 
@@ -88,7 +94,7 @@ async function initAuto(): Promise<BackendInfo> {
   passedOver.push(`${TENSORFLOW_CPU.label}: ${cpu.reason}`);
 
   try {
-    return chosen(await initWasm());
+    return chosen(await initWasm(threads));
   } catch (error) {
     passedOver.push(`wasm: ${errorText(error)}`);
   }
@@ -105,15 +111,19 @@ async function initCpu(): Promise<BackendInfo> {
   return { backend: 'cpu', device: 'cpu (plain JavaScript)' };
 }
 
-async function initWasm(): Promise<BackendInfo> {
+async function initWasm(threads: ThreadCount): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmTrainingKernels } = await import('./kernels/wasm/index');
+  const { autoWasmThreads, withWasmThreads } = await import('./kernels/wasm/threads');
   // before setBackend: kernels with a setup function are set up when the backend starts
   registerWasmTrainingKernels();
-  await selectBackend('wasm');
+  const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined;
+  // a started backend keeps the build it started with (threads are chosen once per process)
+  if (started) await selectBackend('wasm');
+  else await withWasmThreads(threads === 'auto' ? autoWasmThreads() : threads, () => selectBackend('wasm'));
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  const threads = wasm.getThreadsCount();
-  return { backend: 'wasm', device: `wasm ${simd ? 'simd' : 'without simd'}, ${threads} thread${threads === 1 ? '' : 's'}` };
+  const running = wasm.getThreadsCount();
+  return { backend: 'wasm', device: `wasm ${simd ? 'simd' : 'without simd'}, ${running} thread${running === 1 ? '' : 's'}` };
 }
 
 /** WebGPU through Dawn (libs/engine/src/webgpu): the backend, the project's kernels and gradient overrides. */

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { randomDataset, tinySettings } from './test-fixtures';
-import { createTrainer, type StepMetrics } from './trainer';
+import { tinySettings, trainSeededSteps } from './test-fixtures';
+import type { StepMetrics } from './trainer';
 import { probeWebGpu } from './webgpu/index';
 
 /**
@@ -27,19 +27,7 @@ const settings = tinySettings({ learningRate: 2e-4 });
 
 async function trainOn(backend: 'cpu' | 'wasm' | 'webgpu'): Promise<{ metrics: StepMetrics[]; generatorWeights: Float32Array[] }> {
   await initBackend(backend, { warn: () => {} });
-  const trainer = createTrainer(settings, { deviceRandom: true });
-  try {
-    const metrics: StepMetrics[] = [];
-    for (let step = 0; step < STEPS; step++) {
-      const batch = tf.tensor4d(randomDataset(4, 32, 100 + step).images, [4, 32, 32, 3]);
-      metrics.push(await trainer.stepAsync(batch));
-      batch.dispose();
-    }
-    const generatorWeights = await Promise.all(trainer.generator.getWeights().map(async (w) => (await w.data()) as Float32Array));
-    return { metrics, generatorWeights };
-  } finally {
-    trainer.dispose();
-  }
+  return trainSeededSteps(settings, STEPS);
 }
 
 function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {

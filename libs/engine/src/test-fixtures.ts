@@ -1,6 +1,8 @@
+import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '@facegan/data';
 import type { Settings } from '@facegan/spec';
 import { seededRandom } from '@facegan/random';
+import { createTrainer, type StepMetrics } from './trainer';
 
 /**
  * A tiny variant: 32 px, batch 4, width 1/32 (G filters 8, 8, 4; D filters 1, 2, 4, 8, 16).
@@ -43,4 +45,25 @@ export function randomDataset(count: number, resolution = 32, seed = 1): Dataset
     },
     cache: { folder: '', prepared: 0, reused: 0 },
   };
+}
+
+/**
+ * `steps` seeded training steps of `settings` on the current backend (batch 4 of randomDataset, latents
+ * and dropout masks from the device-random streams, so every backend draws the same numbers): the
+ * metrics of each step and the generator's weights after the last.
+ */
+export async function trainSeededSteps(settings: Settings, steps: number): Promise<{ metrics: StepMetrics[]; generatorWeights: Float32Array[] }> {
+  const trainer = createTrainer(settings, { deviceRandom: true });
+  try {
+    const metrics: StepMetrics[] = [];
+    for (let step = 0; step < steps; step++) {
+      const batch = tf.tensor4d(randomDataset(4, 32, 100 + step).images, [4, 32, 32, 3]);
+      metrics.push(await trainer.stepAsync(batch));
+      batch.dispose();
+    }
+    const generatorWeights = await Promise.all(trainer.generator.getWeights().map(async (w) => (await w.data()) as Float32Array));
+    return { metrics, generatorWeights };
+  } finally {
+    trainer.dispose();
+  }
 }

@@ -11,6 +11,7 @@ export type {
   LabelFilter,
   ModelSettings,
   Settings,
+  ThreadCount,
   TrainSettings,
 } from './settings';
 export { DEFAULT_SETTINGS } from './settings';

@@ -135,13 +135,14 @@ function describeRule(schema: SubSchema): string {
 /** A branch of an anyOf, as a noun: `an integer`, `a range {min, max}`. */
 function describeAlternative(branch: SubSchema): string {
   if (branch.$ref?.endsWith('/labelRange')) return 'a range {min, max}';
+  if (branch.enum) return listAlternatives(branch.enum.map((option) => String(option)));
   switch (branch.type) {
+    case 'integer':
+      return branch.maximum === undefined ? 'an integer' : numberRule(branch).replace(/^must be /, '');
     case 'string':
       return 'text';
     case 'boolean':
       return 'true/false';
-    case 'integer':
-      return 'an integer';
     case 'number':
       return 'a number';
     default:

@@ -99,7 +99,11 @@ export interface EngineSettings {
   backend: BackendName;
   /** Save a checkpoint (weights, optimizer state, step count) every N epochs, and after the last one. */
   checkpointEvery: number;
+  /** wasm: XNNPACK threads, or 'auto' (one per CPU idle at the start). */
+  threads: ThreadCount;
 }
+
+export type ThreadCount = number | 'auto';
 
 /** What the judge (libs/judge) measures during training, and when. Like the engine, not part of a variant's id. */
 export interface JudgeSettings {
@@ -115,6 +119,6 @@ export const DEFAULT_SETTINGS: Settings = {
   dataset: { source: 'cartoon', size: 1200, where: {}, seed: 1, channels: 3, flip: false, crop: 'center' },
   model: { resolution: 96, width: 1, dropout: 0.25, latentDim: 100 },
   train: { epochs: 150, batchSize: 32, learningRate: 1.5e-4, beta1: 0.5, seed: 1, logEvery: 10 },
-  engine: { backend: 'auto', checkpointEvery: 5 },
+  engine: { backend: 'auto', checkpointEvery: 5, threads: 'auto' },
   judge: { every: 10, samples: 512, enabled: true },
 };

@@ -42,6 +42,8 @@ describe('spec errors', () => {
     ['train: { learningRate: 1.5 }', 'learningRate 1.5 must be a number, greater than 0 and less than 1'],
     ['train: { epochs: 2.5 }', 'epochs 2.5 must be an integer, at least 1'],
     ['engine: { backend: cuda }', 'backend "cuda" must be one of: auto, tensorflow, webgpu, wasm, cpu'],
+    ['engine: { threads: all }', 'threads "all" must be auto or an integer from 1 to 8'],
+    ['engine: { threads: 16 }', 'threads 16 must be auto or an integer from 1 to 8'],
     ['judge: { samples: 4 }', 'samples 4 must be an integer, at least 8'],
     ['judge: { every: 0 }', 'every 0 must be an integer, at least 1'],
     ['dataset: { source: photos }', 'source "photos" must be one of: cartoon, utkface, celeba, folder'],

@@ -27,7 +27,7 @@ describe('parseSpec', () => {
       dataset: { source: 'cartoon', size: 256, where: { gender: 'male' }, seed: 1, channels: 3, flip: false, crop: 'center' },
       model: { resolution: 32, width: 0.25, dropout: 0.25, latentDim: 100 },
       train: { epochs: 4, batchSize: 32, learningRate: 0.00015, beta1: 0.5, seed: 1, logEvery: 10 },
-      engine: { backend: 'auto', checkpointEvery: 5 },
+      engine: { backend: 'auto', checkpointEvery: 5, threads: 'auto' },
       judge: { every: 10, samples: 512, enabled: true },
     });
     expect(spec.sweep).toEqual({ 'dataset.where': [{ gender: 'male' }, {}], 'train.seed': [1, 2] });

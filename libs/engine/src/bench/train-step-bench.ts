@@ -8,19 +8,19 @@ import { loadavg } from 'node:os';
 import { cpuUsage } from 'node:process';
 import * as tf from '@tensorflow/tfjs';
 import { modelFlops, subPixelKernelsRegistered } from '@facegan/model';
-import { DEFAULT_SETTINGS, type BackendName, type Settings } from '@facegan/spec';
+import { DEFAULT_SETTINGS, type BackendName, type Settings, type ThreadCount } from '@facegan/spec';
 import { initBackend, type BackendInfo } from '../backend';
-import { wasmThreadsCount, withWasmThreads } from '../kernels/wasm/threads';
+import { wasmThreadsCount } from '../kernels/wasm/threads';
 import { createTrainer } from '../trainer';
 
 export interface BenchBackendOptions {
   backend: BackendName;
   /**
-   * wasm only: XNNPACK threads (1, the default: the single-threaded build, what training uses today).
-   * More pays only on an otherwise idle machine: every XNNPACK kernel call then waits for all threads,
-   * and on a shared machine a thread waiting for a CPU stalls each of the ~1,500 calls of a step.
+   * wasm only: XNNPACK threads, or 'auto' (the default, as training: one per idle CPU; autoWasmThreads).
+   * More pays only on otherwise idle CPUs: every XNNPACK kernel call waits for all threads, and a
+   * thread waiting for a CPU stalls each of the ~1,500 calls of a step.
    */
-  threads?: number;
+  threads?: ThreadCount;
   /**
    * wasm only: tfjs's stock kernels instead of the project's, except Conv2DBackpropFilter (stock tfjs has
    * none, so a training step cannot run without ours). The "before" of the project's kernels.
@@ -42,8 +42,7 @@ export async function prepareBenchBackend(options: BenchBackendOptions): Promise
     const info = await initBackend(options.backend);
     return { ...info, kernels: 'n/a', threads: 1 };
   }
-  const threads = options.threads ?? 1;
-  const info = await withWasmThreads(threads, () => initBackend('wasm'));
+  const info = await initBackend('wasm', { threads: options.threads ?? 'auto' });
   if (options.stockKernels) {
     const { unregisterWasmTrainingKernels } = await import('../kernels/wasm/index');
     unregisterWasmTrainingKernels({ keep: ['Conv2DBackpropFilter'] });

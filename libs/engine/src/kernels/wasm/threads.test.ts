@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
+import { tinySettings, trainSeededSteps } from '../../test-fixtures';
 import { registerWasmTrainingKernels } from './index';
-import { wasmThreadsCount, withWasmThreads } from './threads';
+import { autoWasmThreads, availableWasmThreads, wasmThreadsCount, withWasmThreads } from './threads';
 
 // vitest runs each test file in its own process: here the wasm backend starts threaded.
 describe('wasm threads in Node (threaded SIMD build on worker_threads)', () => {
@@ -33,6 +34,27 @@ describe('wasm threads in Node (threaded SIMD build on worker_threads)', () => {
       expect(maxDiff / scale).toBeLessThanOrEqual(1e-4);
     }
     tf.dispose([x, w]);
+  });
+
+  it('trains on 2 threads: 3 seeded steps give the losses of the cpu backend (within 1e-4, as backends-agree)', async () => {
+    const settings = tinySettings({ learningRate: 2e-4 });
+    await tf.setBackend('wasm');
+    const threaded = await trainSeededSteps(settings, 3);
+    await tf.setBackend('cpu');
+    const reference = await trainSeededSteps(settings, 3);
+    threaded.metrics.forEach((metrics, step) => {
+      for (const name of ['d_loss_real', 'd_loss_fake', 'g_loss'] as const) {
+        expect(Math.abs(metrics[name] - reference.metrics[step][name])).toBeLessThanOrEqual(1e-4);
+      }
+    });
+  });
+
+  it("'auto' takes one thread per idle CPU: the CPUs less the load average, at least 1", () => {
+    const most = availableWasmThreads();
+    expect(autoWasmThreads(2, 0.1)).toBe(Math.min(most, 2));
+    expect(autoWasmThreads(2, 0.6)).toBe(1);
+    expect(autoWasmThreads(2, 5)).toBe(1);
+    expect(autoWasmThreads(16, 3.2)).toBe(Math.min(most, 13));
   });
 
   it('refuses once the wasm backend has started, and lets the process exit when done', async () => {

@@ -16,7 +16,7 @@
  * Only XNNPACK's kernels (convolutions, matmul, element-wise ops it implements) use the threads; the
  * JavaScript kernels of this folder stay on the main thread.
  */
-import { availableParallelism, default as os } from 'node:os';
+import { availableParallelism, loadavg, default as os } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
@@ -29,6 +29,16 @@ const WORKER_SCRIPT = fileURLToPath(new URL('./pthread-worker.cjs', import.meta.
 /** The threads worth asking for here: the CPUs this process may use, at most the prebuilt workers. */
 export function availableWasmThreads(): number {
   return Math.max(1, Math.min(PREBUILT_WORKERS, availableParallelism()));
+}
+
+/**
+ * One thread per CPU that is idle now: the CPUs less the 1-minute load average (rounded), at least 1,
+ * at most availableWasmThreads(). XNNPACK's threads meet at a barrier after every kernel: one that
+ * waits for a busy CPU stalls the others (on this project's 2-core box a step took 1.5× longer on 2
+ * threads than on 1 beside one busy process), so a loaded machine trains faster on fewer.
+ */
+export function autoWasmThreads(cpus = availableParallelism(), load = loadavg()[0]): number {
+  return Math.max(1, Math.min(availableWasmThreads(), cpus - Math.round(load)));
 }
 
 /**
