@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '@facegan/data';
+import { upsampleConv2d } from '@facegan/model';
 import type { Settings } from '@facegan/spec';
 import { seededRandom } from '@facegan/random';
+import { randomValues } from './webgpu/test-support';
 import { createTrainer, type StepMetrics } from './trainer';
 
 /**
@@ -13,7 +15,7 @@ export function tinySettings(train: Partial<Settings['train']> = {}, width = 1 /
     dataset: { source: 'cartoon', size: 16, where: {}, seed: 1, channels: 3, flip: false, crop: 'center' },
     model: { resolution: 32, width, dropout: 0.25, latentDim: 32 },
     train: { epochs: 2, batchSize: 4, learningRate: 2e-4, beta1: 0.5, seed: 1, logEvery: 1, ...train },
-    engine: { backend: 'cpu', checkpointEvery: 1 },
+    engine: { backend: 'cpu', checkpointEvery: 1, threads: 1 },
     judge: { every: 1, samples: 8, enabled: false },
   };
 }
@@ -67,3 +69,35 @@ export async function trainSeededSteps(settings: Settings, steps: number): Promi
     trainer.dispose();
   }
 }
+
+export interface UpsampleConvCase {
+  batch: number;
+  size: [number, number];
+  inChannels: number;
+  outChannels: number;
+}
+
+/** upsampleConv2d(x, kernel, bias, 2)'s output and its gradients (x, kernel, bias) under a random linear loss, on one backend. */
+export async function upsampleConvBlock(backendName: string, c: UpsampleConvCase, seed: number): Promise<Float32Array[]> {
+  await tf.setBackend(backendName);
+  const random = seededRandom(seed);
+  const [h, w] = c.size;
+  const x = tf.tensor4d(randomValues(c.batch * h * w * c.inChannels, random), [c.batch, h, w, c.inChannels]);
+  const kernel = tf.tensor4d(randomValues(9 * c.inChannels * c.outChannels, random), [3, 3, c.inChannels, c.outChannels]);
+  const bias = tf.tensor1d(randomValues(c.outChannels, random));
+  const weights = tf.tensor4d(randomValues(c.batch * 4 * h * w * c.outChannels, random), [c.batch, 2 * h, 2 * w, c.outChannels]);
+  const f = (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => upsampleConv2d(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D, 2);
+  const { value, grads } = tf.valueAndGrads((a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, k, b), weights)))([x, kernel, bias]);
+  const out = f(x, kernel, bias);
+  const result = await Promise.all([out, ...grads].map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([x, kernel, bias, weights, value, out, ...grads]);
+  return result;
+}
+
+/** Shapes for the sub-pixel kernels' tests: odd sizes, 1×1, few and many channels. */
+export const SUB_PIXEL_CASES: UpsampleConvCase[] = [
+  { batch: 2, size: [4, 4], inChannels: 3, outChannels: 5 },
+  { batch: 3, size: [5, 7], inChannels: 8, outChannels: 2 },
+  { batch: 1, size: [1, 1], inChannels: 4, outChannels: 4 },
+  { batch: 4, size: [8, 8], inChannels: 16, outChannels: 12 },
+];

@@ -138,7 +138,8 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   setGemmTileLimit(variant === 'project-large' ? 8 : 4);
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
-  const generator = buildGenerator(modelSettings, { seed: 1 });
+  // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
+  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: project && variant !== 'v1' });
   const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2 });
   // TODO(model): once buildDiscriminator takes a dropout-layer factory, pass GpuDropout there instead.
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;

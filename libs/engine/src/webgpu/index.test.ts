@@ -43,8 +43,10 @@ describe('without a Vulkan driver', () => {
       try { await initWebGpu(); } catch (error) { message = error.message; }
       console.log(JSON.stringify({ probe, message }));
     `;
+    // (tsx needs the workspace's path aliases: nx runs tests from the repository root, which has no tsconfig.json)
+    const tsconfig = fileURLToPath(new URL('../../../../tsconfig.base.json', import.meta.url));
     const output = execFileSync('npx', ['tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' },
+      env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });

@@ -9,6 +9,7 @@ import { gpuDropoutCpuKernel, gpuDropoutGradient, gpuDropoutWebGpuKernel } from 
 import { BROADCAST_DIVIDE_KERNEL, broadcastDivideWebGpuKernel, broadcastMeanGradient, broadcastSumGradient } from './gradients';
 import { gpuRandomNormalWebGpuKernel } from './random-normal';
 import { columnMeanKernel, columnSumKernel } from './reduce';
+import { subPixelWebGpuKernels } from './sub-pixel';
 
 /**
  * The project's replacements for stock tfjs pieces, installed and removed as one set (the benchmark
@@ -83,6 +84,8 @@ export function installWebGpuOverrides(set: WebGpuOverrideSet = 'all'): void {
         columnSumKernel(tf.getKernel(tf.Sum, 'webgpu')),
         columnMeanKernel(tf.getKernel(tf.Mean, 'webgpu')),
         broadcastDivideWebGpuKernel,
+        // these replace nothing: with them the generator's UpsampleConv2D layers run as sub-pixel convolutions
+        ...subPixelWebGpuKernels,
       );
     }
     if (set === 'all+conv') kernels.push(forwardConvGemmKernel(tf.getKernel(tf.FusedConv2D, 'webgpu')));

@@ -1,35 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { subPixelKernelsRegistered, upsampleConv2d } from '@facegan/model';
+import { subPixelKernelsRegistered } from '@facegan/model';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { maxAbs, maxAbsDifference, randomValues, seededRandom } from '../../webgpu/test-support';
 import { registerCpuKernelFixes } from '../../cpu-kernels';
+import { SUB_PIXEL_CASES, upsampleConvBlock, type UpsampleConvCase } from '../../test-fixtures';
+import { maxAbs, maxAbsDifference, randomValues, seededRandom } from '../../webgpu/test-support';
 import { registerWasmTrainingKernels } from './index';
 import { deinterleavePhases, interleavePhases, phaseFilter, phaseFilterGrad } from './sub-pixel';
-
-interface Case {
-  batch: number;
-  size: [number, number];
-  inChannels: number;
-  outChannels: number;
-}
-
-/** The block's output and its gradients (x, kernel, bias) under a random linear loss, on one backend. */
-async function block(backendName: string, c: Case, seed: number): Promise<Float32Array[]> {
-  await tf.setBackend(backendName);
-  const random = seededRandom(seed);
-  const [h, w] = c.size;
-  const x = tf.tensor4d(randomValues(c.batch * h * w * c.inChannels, random), [c.batch, h, w, c.inChannels]);
-  const kernel = tf.tensor4d(randomValues(9 * c.inChannels * c.outChannels, random), [3, 3, c.inChannels, c.outChannels]);
-  const bias = tf.tensor1d(randomValues(c.outChannels, random));
-  const weights = tf.tensor4d(randomValues(c.batch * 4 * h * w * c.outChannels, random), [c.batch, 2 * h, 2 * w, c.outChannels]);
-  const f = (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => upsampleConv2d(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D, 2);
-  const { value, grads } = tf.valueAndGrads((a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, k, b), weights)))([x, kernel, bias]);
-  const out = f(x, kernel, bias);
-  const result = [out, ...grads].map((t) => t.dataSync() as Float32Array);
-  tf.dispose([x, kernel, bias, weights, value, out, ...grads]);
-  return result;
-}
 
 describe('sub-pixel upsample + conv on wasm', () => {
   beforeAll(async () => {
@@ -43,15 +20,10 @@ describe('sub-pixel upsample + conv on wasm', () => {
     expect(subPixelKernelsRegistered('cpu')).toBe(false);
   });
 
-  it.each<Case>([
-    { batch: 2, size: [4, 4], inChannels: 3, outChannels: 5 },
-    { batch: 3, size: [5, 7], inChannels: 8, outChannels: 2 },
-    { batch: 1, size: [1, 1], inChannels: 4, outChannels: 4 },
-    { batch: 4, size: [8, 8], inChannels: 16, outChannels: 12 },
-  ])('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels)', async (c) => {
+  it.each<UpsampleConvCase>(SUB_PIXEL_CASES)('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels)', async (c) => {
     const seed = c.batch * 100 + c.inChannels;
-    const reference = await block('cpu', c, seed);
-    const got = await block('wasm', c, seed);
+    const reference = await upsampleConvBlock('cpu', c, seed);
+    const got = await upsampleConvBlock('wasm', c, seed);
     // float32 sums of up to 9·ci terms in another order (taps pre-summed in the phase filter)
     reference.forEach((values, i) => {
       expect(maxAbsDifference(got[i], values), `output ${i}`).toBeLessThanOrEqual(2e-6 * Math.max(1, maxAbs(values)));
@@ -82,10 +54,10 @@ describe('sub-pixel upsample + conv on wasm', () => {
   });
 
   it('leaks no tensors or wasm memory', async () => {
-    const c: Case = { batch: 2, size: [4, 4], inChannels: 3, outChannels: 5 };
-    await block('wasm', c, 1);
+    const c = SUB_PIXEL_CASES[0];
+    await upsampleConvBlock('wasm', c, 1);
     const tensors = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) await block('wasm', c, 1);
+    for (let i = 0; i < 3; i++) await upsampleConvBlock('wasm', c, 1);
     expect(tf.memory().numTensors).toBe(tensors);
   });
 });
