@@ -107,3 +107,13 @@ export function heapView(backend: BackendWasm, info: TensorInfo): Float32Array {
   }
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
+
+/** The whole wasm heap as float32s (stale once the heap grows: take it after the last makeOutput). */
+export function heapFloats(backend: BackendWasm): Float32Array {
+  return new Float32Array(backend.wasm.HEAPU8.buffer);
+}
+
+/** Where `info`'s float32 data starts in heapFloats(). */
+export function floatOffset(backend: BackendWasm, info: TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId).memoryOffset / Float32Array.BYTES_PER_ELEMENT;
+}

@@ -190,6 +190,22 @@ describe('wasm Sum / Mean / Tile / ResizeNearestNeighbor(Grad) / FusedBatchNorm 
     text.dispose();
   });
 
+  it('Cast to the same dtype shares the data; other casts convert', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const before = backend.numDataIds();
+    const original = tf.tensor([1.5, -2.25, 3], [3]);
+    const same = tf.cast(original, 'float32');
+    expect(backend.numDataIds()).toBe(before + 1);
+    original.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3]);
+    const integers = tf.cast(same, 'int32');
+    expect(integers.dtype).toBe('int32');
+    expect(Array.from(integers.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([same, integers]);
+    expect(backend.numDataIds()).toBe(before);
+  });
+
   it('batch-norm, Sum and Mean gradients: the wasm overrides match cpu, run only on wasm, and unregister', async () => {
     const shape: [number, number, number, number] = [3, 4, 5, 6];
     const xData = values(3 * 4 * 5 * 6, 81);

@@ -8,7 +8,8 @@
  * - Sum, Mean and Tile fast paths for the per-channel reductions/broadcasts of BatchNormalization
  *   (the stock kernels go through the slow generic Transpose / Tile);
  * - a ResizeNearestNeighborGrad fast path for UpSampling2D's integer factors;
- * - an Identity that shares data instead of copying it (tfjs clones every tensor the tape saves);
+ * - an Identity (and a same-dtype Cast) that shares data instead of copying it (tfjs clones every
+ *   tensor the tape saves; tf.moments casts float32 to float32);
  * - FusedBatchNorm (forward) and LeakyRelu on XNNPACK's SIMD kernels, ~10x the stock scalar ones;
  * - the fused Adam update (three kernels a variable instead of ~12; fused-adam.ts);
  * - the data movement of the generator's sub-pixel upsample + conv (sub-pixel.ts), which then runs
@@ -27,7 +28,7 @@ import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter';
 import { createConv2DBackpropInputKernel } from './conv2d-backprop-input';
 import { createFusedBatchNormKernel, createLeakyReluKernel } from './elementwise-kernels';
 import { registerWasmGradients, unregisterWasmGradients, wasmGradientsRegistered } from './gradients';
-import { createIdentityKernel } from './identity';
+import { createCastKernel, createIdentityKernel } from './identity';
 import { createResizeNearestNeighborGradKernel } from './resize-nearest';
 import { createDeinterleaveKernel, createInterleaveKernel, createPhaseFilterGradKernel, createPhaseFilterKernel } from './sub-pixel';
 
@@ -42,6 +43,7 @@ const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig>
   Tile: createTileKernel,
   ResizeNearestNeighborGrad: createResizeNearestNeighborGradKernel,
   Identity: createIdentityKernel,
+  Cast: createCastKernel,
   FusedBatchNorm: createFusedBatchNormKernel,
   LeakyRelu: createLeakyReluKernel,
   // new kernels (no stock ones): FusedAdamOptimizer uses them when registered

@@ -42,14 +42,23 @@ describe('sub-pixel upsample + conv on wasm', () => {
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i], 0);
     expect(dot(k, dk)).toBeCloseTo(dot(w, dw), 4);
 
+    // the interleave kernels work inside one buffer (the wasm heap): z, y, dy and dz side by side
     const zShape = [2, 4, 5, 4 * co];
     const yShape = [2, 6, 8, co];
-    const z = randomValues(zShape.reduce((a, b) => a * b), random);
-    const dy = randomValues(yShape.reduce((a, b) => a * b), random);
-    const y = new Float32Array(dy.length);
-    const dz = new Float32Array(z.length);
-    interleavePhases(z, zShape, y);
-    deinterleavePhases(dy, yShape, dz);
+    const zSize = zShape.reduce((a, b) => a * b);
+    const ySize = yShape.reduce((a, b) => a * b);
+    const memory = new Float32Array(2 * (zSize + ySize));
+    const [zAt, yAt, dyAt, dzAt] = [0, zSize, zSize + ySize, zSize + 2 * ySize];
+    memory.set(randomValues(zSize, random), zAt);
+    memory.set(randomValues(ySize, random), dyAt);
+    interleavePhases(memory, zAt, zShape, yAt);
+    deinterleavePhases(memory, dyAt, yShape, dzAt);
+    const [z, y, dy, dz] = [
+      memory.subarray(zAt, zAt + zSize),
+      memory.subarray(yAt, yAt + ySize),
+      memory.subarray(dyAt, dyAt + ySize),
+      memory.subarray(dzAt, dzAt + zSize),
+    ];
     expect(dot(y, dy)).toBeCloseTo(dot(z, dz), 4);
   });
 
