@@ -56,7 +56,7 @@ async function train(backendName: string, make: () => tf.AdamOptimizer, steps: n
  * Tolerance: a handful of float32 operations per element and step, compared with the cpu backend's
  * tf.train.adam (whose bias corrections are float32 on the device, ours float64 on the CPU): 2e-6 relative
  * to the largest |value| per step taken; measured on lavapipe: max error ≤ 7.2e-7 × max|value|, on wasm
- * (JavaScript loops rounding each operation to float32) ≤ 1.2e-7 × max|value| per step (2026-11-26).
+ * (JavaScript loops in float64, rounded when stored) ≤ 1.2e-7 × max|value| per step (2026-11-27).
  */
 function expectClose(got: Float32Array[], reference: Float32Array[], steps: number): void {
   expect(got.length).toBe(reference.length);
