@@ -36,7 +36,7 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapView, withScratch, type Scratch } from './compose';
 import { channelsLastConvInfo, strideOneConvAttrs, planFilterGradAxis, planFilterGradGrid, type FilterGradGrid } from './conv-geometry';
-import { chwoToHWIO, nhwcToCHWN, nhwcToHWNC, toChannelMajorGrid, toRowMajorGrid, transpose2d } from './layout';
+import { chwoToHWIO, nhwcToCHWN, nhwcToHWNC, toChannelMajorGrid, toRowMajorGrid } from './layout';
 
 /**
  * Which operand is shifted (the left, channel-major one): 'x' puts ci rows against co columns,
@@ -48,39 +48,75 @@ export function chooseFilterGradRoles(inChannels: number, outChannels: number): 
   return outChannels < 8 && outChannels < inChannels ? 'dy' : 'x';
 }
 
-/** Stride-1 dW as one BatchMatMul per tap over shifted views (see the file comment). */
+/** Largest packed (fixed) operand per product: XNNPACK streams it from cache once per row tile of the other. */
+const PACKED_OPERAND_BYTES = 1 << 20;
+
+/**
+ * Images per chunk of the stride-1 path: as many as keep the fixed operand (chunk grid length ×
+ * its channels) within PACKED_OPERAND_BYTES, at least one.
+ */
+export function filterGradChunkImages(batch: number, grid: FilterGradGrid, fixedChannels: number): number {
+  const perImage = grid.imageLength * fixedChannels * Float32Array.BYTES_PER_ELEMENT;
+  const margins = 2 * grid.margin * fixedChannels * Float32Array.BYTES_PER_ELEMENT;
+  return Math.max(1, Math.min(batch, Math.floor((PACKED_OPERAND_BYTES - margins) / perImage)));
+}
+
+/**
+ * Stride-1 dW as one BatchMatMul per tap over shifted views (see the file comment), summed over
+ * chunks of images. XNNPACK's products do not block the reduction axis: over a whole batch the packed
+ * operand (megabytes at 32 px) is streamed from memory once per few rows of the other, ~12 GFLOP/s
+ * on one thread where chunks that fit in cache run at ~30. `gridFor(images)` plans a chunk's grid.
+ */
 export function filterGradByTaps(
   scratch: Scratch,
   x: TensorInfo,
   dy: TensorInfo,
-  grid: FilterGradGrid,
+  gridFor: (images: number) => FilterGradGrid,
   roles: FilterGradRoles,
   dw: TensorInfo,
 ): void {
   const { backend } = scratch;
+  const batch = x.shape[0];
   const inChannels = x.shape[3];
   const outChannels = dy.shape[3];
   const [shifted, fixed] = roles === 'x' ? [x, dy] : [dy, x];
   const rows = shifted.shape[3];
   const columns = fixed.shape[3];
-  const left = scratch.alloc([rows * grid.length + 2 * grid.margin]);
-  const right = scratch.alloc([1, grid.length, columns]);
-  toChannelMajorGrid(heapView(backend, shifted), shifted.shape, grid, heapView(backend, left));
-  toRowMajorGrid(heapView(backend, fixed), fixed.shape, grid, heapView(backend, right));
-
-  const products = grid.tapOffsets.map((offset) => {
-    // x is read offset_t ahead of dy: shift x's rows forward, or dy's back
-    const a = scratch.view(left, grid.margin + (roles === 'x' ? offset : -offset), [1, rows, grid.length]);
-    return scratch.run(BatchMatMul, { a, b: right }, { transposeA: false, transposeB: false });
-  });
-  const out = heapView(backend, dw);
+  const chunk = filterGradChunkImages(batch, gridFor(1), columns);
   const tapSize = inChannels * outChannels;
-  products.forEach((product, tap) => {
-    const values = heapView(backend, product);
-    const target = out.subarray(tap * tapSize, (tap + 1) * tapSize);
-    if (roles === 'x') target.set(values);
-    else transpose2d(values, outChannels, inChannels, target);
-  });
+  heapView(backend, dw).fill(0);
+
+  for (let first = 0; first < batch; first += chunk) {
+    const images = Math.min(chunk, batch - first);
+    const grid = gridFor(images);
+    const left = scratch.alloc([rows * grid.length + 2 * grid.margin]);
+    const right = scratch.alloc([1, grid.length, columns]);
+    const imagesOf = (t: TensorInfo) => {
+      const size = t.shape[1] * t.shape[2] * t.shape[3];
+      return heapView(backend, t).subarray(first * size, (first + images) * size);
+    };
+    toChannelMajorGrid(imagesOf(shifted), [images, ...shifted.shape.slice(1)], grid, heapView(backend, left));
+    toRowMajorGrid(imagesOf(fixed), [images, ...fixed.shape.slice(1)], grid, heapView(backend, right));
+
+    const products = grid.tapOffsets.map((offset) => {
+      // x is read offset_t ahead of dy: shift x's rows forward, or dy's back
+      const a = scratch.view(left, grid.margin + (roles === 'x' ? offset : -offset), [1, rows, grid.length]);
+      return scratch.run(BatchMatMul, { a, b: right }, { transposeA: false, transposeB: false });
+    });
+    const out = heapView(backend, dw);
+    products.forEach((product, tap) => {
+      const values = heapView(backend, product);
+      const base = tap * tapSize;
+      if (roles === 'x') {
+        for (let i = 0; i < tapSize; i++) out[base + i] += values[i];
+      } else {
+        // values [co, ci] -> out [ci, co]
+        for (let co = 0; co < outChannels; co++) {
+          for (let ci = 0; ci < inChannels; ci++) out[base + ci * outChannels + co] += values[co * inChannels + ci];
+        }
+      }
+    });
+  }
 }
 
 /** `options.roles` pins the stride-1 path's arrangement (tests, benchmarks); by default chooseFilterGradRoles decides. */
@@ -95,28 +131,27 @@ export function createConv2DBackpropFilterKernel(options: { roles?: FilterGradRo
     const conv = channelsLastConvInfo('Conv2DBackpropFilter', x.shape as [number, number, number, number], attrs.filterShape, attrs);
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
     const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
-    const grid =
-      strideHeight === 1 && strideWidth === 1
-        ? planFilterGradGrid({
-            batch: batchSize,
-            height: inHeight,
-            width: inWidth,
-            outHeight,
-            outWidth,
-            filterHeight,
-            filterWidth,
-            padTop: conv.padInfo.top,
-            padBottom: conv.padInfo.bottom,
-            padLeft: conv.padInfo.left,
-            padRight: conv.padInfo.right,
-          })
-        : null;
+    const gridFor = (images: number) =>
+      planFilterGradGrid({
+        batch: images,
+        height: inHeight,
+        width: inWidth,
+        outHeight,
+        outWidth,
+        filterHeight,
+        filterWidth,
+        padTop: conv.padInfo.top,
+        padBottom: conv.padInfo.bottom,
+        padLeft: conv.padInfo.left,
+        padRight: conv.padInfo.right,
+      });
+    const grid = strideHeight === 1 && strideWidth === 1 ? gridFor(batchSize) : null;
     if (grid !== null) {
       return withScratch(backend, (scratch) => {
         const dw = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
         try {
           const roles = options.roles ?? chooseFilterGradRoles(inChannels, outChannels);
-          filterGradByTaps(scratch, x, dy, grid, roles, dw);
+          filterGradByTaps(scratch, x, dy, (images) => gridFor(images) as FilterGradGrid, roles, dw);
         } catch (error) {
           backend.disposeData(dw.dataId);
           throw error;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createConv2DBackpropFilterKernel, type FilterGradRoles } from './conv2d-backprop-filter';
+import { createConv2DBackpropFilterKernel, filterGradChunkImages, type FilterGradRoles } from './conv2d-backprop-filter';
 import { planFilterGradGrid } from './conv-geometry';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from './index';
 
@@ -124,6 +124,10 @@ const wideStrideOneCases: Case[] = [
   { batch: 2, height: 5, width: 5, inC: 9, outC: 20, kh: 3, kw: 3, stride: 1, pad: 'same' },
   { batch: 2, height: 7, width: 9, inC: 10, outC: 2, kh: 3, kw: 2, stride: 1, pad: 'valid' },
   { batch: 1, height: 6, width: 6, inC: 9, outC: 5, kh: 2, kw: 2, stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+  // A packed operand of 256 channels (~300 KB an image): summed over chunks of 3 images (3 + 2) in
+  // the arrangement that packs it (the cpu reference is too slow for the seed's sizes)
+  { batch: 5, height: 16, width: 16, inC: 2, outC: 256, kh: 3, kw: 3, stride: 1, pad: 'same' },
+  { batch: 5, height: 16, width: 16, inC: 256, outC: 2, kh: 2, kw: 2, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
 ];
 
 describe('wasm Conv2D gradient kernels', () => {
@@ -174,6 +178,15 @@ describe('wasm Conv2D gradient kernels', () => {
         if (stock) tf.registerKernel(stock);
       }
     }
+  });
+
+  it('sums the stride-1 filter gradient over chunks of images whose packed operand stays within 1 MB', () => {
+    const grid = (imageLength: number, margin: number) => ({ imageLength, margin }) as Parameters<typeof filterGradChunkImages>[1];
+    // 33 x 33 grid positions of 64 channels: 279 KB an image
+    expect(filterGradChunkImages(32, grid(33 * 33, 34), 64)).toBe(3);
+    expect(filterGradChunkImages(2, grid(33 * 33, 34), 64)).toBe(2);
+    expect(filterGradChunkImages(32, grid(6 * 6, 7), 16)).toBe(32);
+    expect(filterGradChunkImages(32, grid(1024 * 1024, 1025), 3)).toBe(1);
   });
 
   it('plans the filter-gradient grid: shared zero rows and columns, tap offsets, margins', () => {

@@ -138,10 +138,3 @@ export function toRowMajorGrid(
     }
   }
 }
-
-/** m [rows, cols] -> out [cols, rows]. */
-export function transpose2d(m: Float32Array, rows: number, cols: number, out: Float32Array): void {
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c];
-  }
-}
