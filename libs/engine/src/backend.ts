@@ -15,7 +15,7 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   warn?: (message: string) => void;
   /**
-   * wasm only: XNNPACK threads, or 'auto' (one per CPU idle now; see autoWasmThreads). Default 1. The
+   * wasm only: XNNPACK threads, or 'auto' (one per CPU idle now, sampled for 0.3 s; see autoWasmThreads). Default 1. The
    * threaded build is chosen once per process, when the wasm backend first starts.
    */
   threads?: ThreadCount;
@@ -120,7 +120,7 @@ async function initWasm(threads: ThreadCount): Promise<BackendInfo> {
   const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined;
   // a started backend keeps the build it started with (threads are chosen once per process)
   if (started) await selectBackend('wasm');
-  else await withWasmThreads(threads === 'auto' ? autoWasmThreads() : threads, () => selectBackend('wasm'));
+  else await withWasmThreads(threads === 'auto' ? await autoWasmThreads() : threads, () => selectBackend('wasm'));
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const running = wasm.getThreadsCount();
   return { backend: 'wasm', device: `wasm ${simd ? 'simd' : 'without simd'}, ${running} thread${running === 1 ? '' : 's'}` };

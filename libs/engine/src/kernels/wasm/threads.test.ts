@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { tinySettings, trainSeededSteps } from '../../test-fixtures';
 import { registerWasmTrainingKernels } from './index';
-import { autoWasmThreads, availableWasmThreads, wasmThreadsCount, withWasmThreads } from './threads';
+import { availableWasmThreads, idleCpus, threadsForIdleCpus, wasmThreadsCount, withWasmThreads } from './threads';
 
 // vitest runs each test file in its own process: here the wasm backend starts threaded.
 describe('wasm threads in Node (threaded SIMD build on worker_threads)', () => {
@@ -49,12 +50,15 @@ describe('wasm threads in Node (threaded SIMD build on worker_threads)', () => {
     });
   });
 
-  it("'auto' takes one thread per idle CPU: the CPUs less the load average, at least 1", () => {
+  it("'auto' takes one thread per idle CPU, at least 1", async () => {
     const most = availableWasmThreads();
-    expect(autoWasmThreads(2, 0.1)).toBe(Math.min(most, 2));
-    expect(autoWasmThreads(2, 0.6)).toBe(1);
-    expect(autoWasmThreads(2, 5)).toBe(1);
-    expect(autoWasmThreads(16, 3.2)).toBe(Math.min(most, 13));
+    expect(threadsForIdleCpus(1.9)).toBe(Math.min(most, 2));
+    expect(threadsForIdleCpus(1.2)).toBe(1);
+    expect(threadsForIdleCpus(0)).toBe(1);
+    expect(threadsForIdleCpus(12.6)).toBe(Math.min(most, 13));
+    const idle = await idleCpus(100);
+    expect(idle).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThanOrEqual(availableParallelism() + 1e-9);
   });
 
   it('refuses once the wasm backend has started, and lets the process exit when done', async () => {

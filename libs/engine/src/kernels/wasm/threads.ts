@@ -16,7 +16,8 @@
  * Only XNNPACK's kernels (convolutions, matmul, element-wise ops it implements) use the threads; the
  * JavaScript kernels of this folder stay on the main thread.
  */
-import { availableParallelism, loadavg, default as os } from 'node:os';
+import { availableParallelism, default as os } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
@@ -32,13 +33,30 @@ export function availableWasmThreads(): number {
 }
 
 /**
- * One thread per CPU that is idle now: the CPUs less the 1-minute load average (rounded), at least 1,
- * at most availableWasmThreads(). XNNPACK's threads meet at a barrier after every kernel: one that
- * waits for a busy CPU stalls the others (on this project's 2-core box a step took 1.5× longer on 2
- * threads than on 1 beside one busy process), so a loaded machine trains faster on fewer.
+ * One thread per CPU that is idle now, at least 1, at most availableWasmThreads(). XNNPACK's threads
+ * meet at a barrier after every kernel: one that waits for a busy CPU stalls the others (on this
+ * project's 2-core box a step took 1.5× longer on 2 threads than on 1 beside one busy process), so a
+ * loaded machine trains faster on fewer.
  */
-export function autoWasmThreads(cpus = availableParallelism(), load = loadavg()[0]): number {
-  return Math.max(1, Math.min(availableWasmThreads(), cpus - Math.round(load)));
+export function threadsForIdleCpus(idleCpus: number): number {
+  return Math.max(1, Math.min(availableWasmThreads(), Math.round(idleCpus)));
+}
+
+/** How many CPUs were idle, on average, over the next `ms` milliseconds (from the kernel's CPU times). */
+export async function idleCpus(ms = 300): Promise<number> {
+  const idle = () => os.cpus().map((cpu) => ({ idle: cpu.times.idle, total: Object.values(cpu.times).reduce((a, b) => a + b, 0) }));
+  const before = idle();
+  await sleep(ms);
+  const after = idle();
+  return after.reduce((sum, cpu, i) => {
+    const total = cpu.total - (before[i]?.total ?? 0);
+    return sum + (total > 0 ? (cpu.idle - (before[i]?.idle ?? 0)) / total : 1);
+  }, 0);
+}
+
+/** The 'auto' thread count: threadsForIdleCpus of a short sample of the CPUs' idle time. */
+export async function autoWasmThreads(): Promise<number> {
+  return threadsForIdleCpus(await idleCpus());
 }
 
 /**
