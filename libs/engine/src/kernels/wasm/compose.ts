@@ -110,7 +110,8 @@ export function heapView(backend: BackendWasm, info: TensorInfo): Float32Array {
 
 /** The whole wasm heap as float32s (stale once the heap grows: take it after the last makeOutput). */
 export function heapFloats(backend: BackendWasm): Float32Array {
-  return new Float32Array(backend.wasm.HEAPU8.buffer);
+  // (HEAPU8 is on both the single-threaded and the threaded module; their union type does not say so)
+  return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
 }
 
 /** Where `info`'s float32 data starts in heapFloats(). */

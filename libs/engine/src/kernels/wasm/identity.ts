@@ -16,7 +16,7 @@ function shared(backend: BackendWasm, x: TensorInfo): TensorInfo {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
-function sharingKernel(kernelName: string, fallback: KernelFunc | undefined, shares: (x: TensorInfo, attrs: object) => boolean): KernelConfig {
+function sharingKernel(kernelName: string, fallback: KernelFunc | undefined, shares: (x: TensorInfo, attrs: object | undefined) => boolean): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     if (x.dtype !== 'string' && shares(x, args.attrs)) return shared(args.backend as BackendWasm, x);
@@ -31,5 +31,5 @@ export function createIdentityKernel(fallback: KernelFunc | undefined): KernelCo
 }
 
 export function createCastKernel(fallback: KernelFunc | undefined): KernelConfig {
-  return sharingKernel(Cast, fallback, (x, attrs) => (attrs as { dtype: DataType }).dtype === x.dtype);
+  return sharingKernel(Cast, fallback, (x, attrs) => (attrs as { dtype?: DataType } | undefined)?.dtype === x.dtype);
 }
