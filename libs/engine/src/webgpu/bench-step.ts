@@ -3,13 +3,14 @@
  * kernels and gradient overrides, in one process on one adapter.
  *
  *   npx tsx libs/engine/src/webgpu/bench-step.ts [--resolution 64] [--batch 128] [--width 1]
- *       [--steps 10] [--warmup 3] [--variants stock,v1,project,project-conv,project-large] [--submit-batch 15] [--profile]
+ *       [--steps 10] [--warmup 3] [--variants stock,v1,v2,v2-large,project] [--submit-batch 15] [--profile]
  *
  * Variants: stock (tfjs-backend-webgpu as shipped, tf.train.adam), v1 (the first round's project
  * kernels: gradients without CPU-made tensors, GPU dropout and latents, backprop-filter GEMM;
- * tf.train.adam), project (every project kernel and the fused Adam update), project-conv (project plus
- * the opt-in forward-convolution GEMM instead of tfjs's Conv2DMMProgram), project-large (project-conv
- * with 128×128 GEMM tiles where the grid stays full: setGemmTileLimit(8)). --submit-batch sets
+ * tf.train.adam), v2 (the second round's default: every project kernel but the forward-convolution
+ * GEMM, 64×64 GEMM tiles, fused Adam), v2-large (v2 plus the forward GEMM and 128×128 tiles where the
+ * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
+ * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -34,8 +35,8 @@ import {
   withGpuDropout,
 } from './index';
 
-type Variant = 'stock' | 'v1' | 'project' | 'project-conv' | 'project-large';
-const VARIANTS: Variant[] = ['stock', 'v1', 'project', 'project-conv', 'project-large'];
+type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project';
+const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project'];
 
 interface BenchOptions {
   resolution: number;
@@ -134,18 +135,18 @@ function median(values: number[]): number {
 
 async function benchVariant(variant: Variant, options: BenchOptions, device: string): Promise<BenchResult> {
   if (variant === 'stock') removeWebGpuOverrides();
-  else installWebGpuOverrides(variant === 'v1' ? 'v1' : variant === 'project' ? 'all' : 'all+conv');
-  setGemmTileLimit(variant === 'project-large' ? 8 : 4);
+  else installWebGpuOverrides(variant === 'v1' || variant === 'v2' ? variant : 'all');
+  setGemmTileLimit(variant === 'v2-large' || variant === 'project' ? 8 : 4);
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
-  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: project && variant !== 'v1' });
+  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: variant === 'project' });
   const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2 });
   // TODO(model): once buildDiscriminator takes a dropout-layer factory, pass GpuDropout there instead.
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  const adam = variant.startsWith('project') ? fusedAdam : (lr: number, beta1: number) => tf.train.adam(lr, beta1);
+  const adam = project && variant !== 'v1' ? fusedAdam : (lr: number, beta1: number) => tf.train.adam(lr, beta1);
   const generatorOptimizer = adam(1.5e-4, 0.5);
   const discriminatorOptimizer = adam(1.5e-4, 0.5);
   // Seeded: v1 and project then train on the same data and should report the same losses.

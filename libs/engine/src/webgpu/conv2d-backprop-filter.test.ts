@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, initWebGpu, planBackpropFilter } from './index';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { backpropFilterGemm, initWebGpu, planBackpropFilter, setGemmTileLimit } from './index';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -69,6 +69,10 @@ function caseTensors(c: Case, seed: number) {
 }
 
 describe('planBackpropFilter', () => {
+  // with 64×64 tiles (the limit 4) unless a test says otherwise; 8 is the default
+  beforeEach(() => setGemmTileLimit(4));
+  afterAll(() => setGemmTileLimit(8));
+
   it('splits K when the output is small and K is large', () => {
     const plan = planBackpropFilter(27, 32, 128 * 32 * 32);
     expect(plan.splits).toBeGreaterThan(1);
@@ -85,6 +89,11 @@ describe('planBackpropFilter', () => {
   it('picks tiles no larger than the problem needs', () => {
     expect(planBackpropFilter(27, 3, 1000)).toMatchObject({ rowsPerThread: 2, colsPerThread: 1 });
     expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
+    setGemmTileLimit(8);
+    expect(planBackpropFilter(27, 3, 1000)).toMatchObject({ rowsPerThread: 2, colsPerThread: 1 });
+    expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
+    // 128×128 tiles leave 72 workgroups for the 2304×512 output: split-K fills the grid again
+    expect(planBackpropFilter(2304, 512, 128 * 81).splits).toBeGreaterThan(4);
   });
 });
 

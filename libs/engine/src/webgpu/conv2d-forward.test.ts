@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setGemmTileLimit } from './gemm-tiles';
 import { initWebGpu, installWebGpuOverrides } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -13,7 +14,7 @@ interface Case {
   outChannels: number;
   filter: number;
   stride: number;
-  pad: 'same' | 'valid';
+  pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
   bias: boolean;
 }
 
@@ -24,6 +25,9 @@ const fixedCases: Case[] = [
   { batch: 3, height: 7, width: 5, inChannels: 33, outChannels: 70, filter: 3, stride: 1, pad: 'valid', bias: false },
   { batch: 2, height: 6, width: 6, inChannels: 17, outChannels: 9, filter: 1, stride: 1, pad: 'same', bias: true },
   { batch: 1, height: 10, width: 9, inChannels: 7, outChannels: 3, filter: 5, stride: 2, pad: 'same', bias: false },
+  // the generator's sub-pixel convolution: 2×2, padded by 1 all round, 4× the filters
+  { batch: 2, height: 5, width: 6, inChannels: 7, outChannels: 12, filter: 2, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], bias: true },
+  { batch: 3, height: 8, width: 8, inChannels: 33, outChannels: 132, filter: 2, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]], bias: true },
 ];
 
 function randomCases(count: number, seed: number): Case[] {
@@ -45,17 +49,21 @@ function randomCases(count: number, seed: number): Case[] {
   });
 }
 
-describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu (opt-in) ${webGpu.skipReason}`, () => {
+describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu ${webGpu.skipReason}`, () => {
   beforeAll(async () => {
     await initWebGpu();
-    installWebGpuOverrides('all+conv');
-  });
-  afterAll(() => {
-    installWebGpuOverrides();
   });
 
+  afterAll(() => setGemmTileLimit(8));
+
+  // every case with 64×64 tiles, and with 128×128 tiles forced on (a grid of one workgroup is enough)
   const cases = [...fixedCases, ...randomCases(12, 23)];
-  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %o', async (index, c) => {
+  const tilings = [
+    { name: '64×64 tiles', set: () => setGemmTileLimit(4) },
+    { name: '128×128 tiles', set: () => setGemmTileLimit(8, 1) },
+  ];
+  it.each(tilings.flatMap((tiling) => cases.map((c, i) => [tiling.name, i, c, tiling.set] as const)))('%s, case %i matches the cpu backend: %o', async (_tiles, index, c, setTiles) => {
+    setTiles();
     const random = seededRandom(3000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
     const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];
@@ -73,6 +81,17 @@ describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu (opt-in)
     const reference = await valuesOn('cpu', compute);
     const got = await valuesOn('webgpu', compute);
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(c.filter * c.filter * c.inChannels, reference));
+  });
+
+  it("is installed by default ('all'); the 'v2' baseline keeps tfjs's", () => {
+    const ours = tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc;
+    installWebGpuOverrides('v2');
+    try {
+      expect(tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc).not.toBe(ours);
+    } finally {
+      installWebGpuOverrides();
+    }
+    expect(tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc.toString()).toBe(ours?.toString());
   });
 
   it('is what a conv2d layer runs', async () => {

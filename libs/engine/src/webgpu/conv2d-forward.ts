@@ -30,10 +30,10 @@ import { webGpuKernelWithFallback } from './webgpu-kernel';
  * outside the image, coalesced along ci), B = W viewed as [K, co] (coalesced along co). A workgroup of
  * 16×16 threads computes a TILE_M×TILE_N tile, staging 16-deep slices in workgroup memory.
  *
- * Opt-in (installWebGpuOverrides('all+conv')): the stock Conv2DMMProgram is a tuned GEMM already
- * (46.5 ms for 25 calls in a 64 px step on an H200), so this is measured against it before it
- * becomes the default. Everything it does not cover (NCHW, dilations, other activations, PReLU
- * weights, a bias that is not [co]) runs the stock kernel.
+ * Measured against the stock Conv2DMMProgram, a tuned GEMM already, on an H200 (2026-11-26, 64 px step):
+ * 38.0 against 46.5 ms for the 25 forward convolutions, 943 against 844 img/s for the step; the default
+ * since (installWebGpuOverrides('all'); 'v2' leaves it out). Everything it does not cover (NCHW,
+ * dilations, other activations, PReLU weights, a bias that is not [co]) runs the stock kernel.
  */
 
 interface ForwardPlan extends GemmTile {

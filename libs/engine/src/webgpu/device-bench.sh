@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
 # (see pack-device.sh): the WebGPU training-step benchmark (by default the first round's kernels, v1,
-# every project kernel, that plus the opt-in forward-convolution GEMM, and that with 128×128 GEMM
-# tiles; one process per size) and
+# the second round's default v2, v2 with the forward GEMM and 128×128 tiles, and project: that with the
+# generator's sub-pixel upsample + conv, what the engine trains with; one process per size) and
 # PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v1 and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size.
@@ -10,7 +10,7 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v1,project,project-conv,project-large; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
+# VARIANTS (default v1,v2,v2-large,project; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_SUBMIT_BATCH (default 64; empty to skip): the project variant once more at the first size with
 # that many dispatches per queue submit (tfjs's default is 15).
 # Expected ≈ 1.5–2.5 min on an H100/H200; worst case (every run hitting its timeout) 3×150 + 150 s:
@@ -21,7 +21,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v1,project,project-conv,project-large}
+variants=${VARIANTS:-v1,v2,v2-large,project}
 alt_submit=${ALT_SUBMIT_BATCH-64}
 out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl

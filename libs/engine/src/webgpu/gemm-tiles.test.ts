@@ -1,28 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, initWebGpu, planBackpropFilter, setGemmTileLimit } from './index';
+import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmTileLimit } from './index';
 import { planTile } from './gemm-tiles';
 import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
 describe('planTile', () => {
-  afterAll(() => setGemmTileLimit(4));
+  afterAll(() => setGemmTileLimit(8));
 
-  it('stays at 4×4 by default', () => {
+  it('stays at 4×4 with the limit at 4', () => {
+    setGemmTileLimit(4);
     expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4 });
     expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
   });
 
-  it('takes 8 along dimensions over 64 with the limit at 8, where the grid stays full', () => {
+  it('takes 8 along dimensions over 64 with the limit at 8 (the default), where the grid stays full', () => {
     setGemmTileLimit(8);
+    expect(gemmTileLimit()).toBe(8);
     expect(planTile(524288, 128)).toEqual({ rowsPerThread: 8, colsPerThread: 8 });
     expect(planTile(524288, 32)).toEqual({ rowsPerThread: 8, colsPerThread: 2 });
     // 81 × 4 workgroups at 8×8: too few for a large GPU, so 64×64 tiles.
     expect(planTile(128 * 81, 512)).toEqual({ rowsPerThread: 4, colsPerThread: 4 });
     expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
-    setGemmTileLimit(4);
   });
 });
 
@@ -36,7 +37,7 @@ describe.skipIf(!webGpu.available)(`convolution GEMMs with 8×8 outputs per thre
     await initWebGpu();
     setGemmTileLimit(8, 1);
   });
-  afterAll(() => setGemmTileLimit(4));
+  afterAll(() => setGemmTileLimit(8));
 
   const random = seededRandom(61);
   const shapes = { batch: 2, height: 9, width: 10, inChannels: 70, outChannels: 130 };
