@@ -61,8 +61,8 @@ export interface TrainerOptions {
 const EPSILON = 1e-7;
 /**
  * BN normalises with batch statistics and Dropout drops. tfjs-layers' BatchNormalization also moves its
- * moving mean/variance on every training-mode call, inside minimize() too: per step G's move twice
- * (fakes for D, then the G update) and D's three times (real, fake, G update).
+ * moving mean/variance on every training-mode call, inside minimize() too: per step G's move once
+ * (its one forward pass) and D's three times (real, fake, G update).
  */
 const TRAINING = { training: true };
 
@@ -131,28 +131,29 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
     try {
       const stats = tf.tidy(() => {
         const latents = drawLatents(batch, latentSeed);
-        // made outside the discriminator's minimize: its gradients cannot reach the generator
-        const fakes = generator.apply(latents, TRAINING) as tf.Tensor4D;
-
-        discriminatorOptimizer.minimize(
-          () => {
-            const real = discriminator.apply(realImages, TRAINING) as tf.Tensor;
-            const fake = discriminator.apply(fakes, TRAINING) as tf.Tensor;
-            const lossReal = binaryCrossEntropy(real, 1);
-            const lossFake = binaryCrossEntropy(fake, 0);
-            // the unclipped output sum carries NaN through even where a backend's clip would swallow it
-            const outputSum = tf.add(tf.sum(real), tf.sum(fake));
-            discriminatorStats = tf.keep(tf.stack([lossReal, lossFake, accuracy(real, 1), accuracy(fake, 0), outputSum]));
-            return tf.add(lossReal, lossFake) as tf.Scalar;
-          },
-          false,
-          discriminatorVariables,
-        );
-
-        // the same latents as the discriminator's fakes, judged by the updated discriminator
+        // One generator forward pass serves both updates, as in PyTorch's DCGAN: the generator's
+        // minimize() records it, the discriminator update runs inside (nested, on D's variables only:
+        // its gradients cannot reach the generator, and its Adam step rewrites D's variables in place,
+        // which leaves no path on the tape from D's gradients to the generator's loss), and the
+        // generator's loss judges the same fakes with the updated discriminator.
         const generatorLoss = generatorOptimizer.minimize(
           () => {
-            const judged = discriminator.apply(generator.apply(latents, TRAINING), TRAINING) as tf.Tensor;
+            const fakes = generator.apply(latents, TRAINING) as tf.Tensor4D;
+            discriminatorOptimizer.minimize(
+              () => {
+                const real = discriminator.apply(realImages, TRAINING) as tf.Tensor;
+                const fake = discriminator.apply(fakes, TRAINING) as tf.Tensor;
+                const lossReal = binaryCrossEntropy(real, 1);
+                const lossFake = binaryCrossEntropy(fake, 0);
+                // the unclipped output sum carries NaN through even where a backend's clip would swallow it
+                const outputSum = tf.add(tf.sum(real), tf.sum(fake));
+                discriminatorStats = tf.keep(tf.stack([lossReal, lossFake, accuracy(real, 1), accuracy(fake, 0), outputSum]));
+                return tf.add(lossReal, lossFake) as tf.Scalar;
+              },
+              false,
+              discriminatorVariables,
+            );
+            const judged = discriminator.apply(fakes, TRAINING) as tf.Tensor;
             generatorOutputSum = tf.keep(tf.sum(judged));
             return binaryCrossEntropy(judged, 1);
           },

@@ -21,11 +21,14 @@ export interface ModelFlops {
  * upsampling, padding and the optimizer are left out: they are a few percent).
  *
  * With G and D the forward FLOPs per image, and a backward pass costing about 2× its forward
- * (gradient with respect to the input + gradient with respect to the weights):
- *   discriminator update = G forward on the fakes (1·G) + D forward and backward on real and fake (2 · 3·D)
- *   generator update     = G forward and backward (3·G) + D forward and input-gradient only (2·D):
- *                          D's weights are not in the generator's variable list, so tfjs skips their gradients
- *   trainStep = batch · (4·G + 8·D)
+ * (gradient with respect to the input + gradient with respect to the weights), a step as PyTorch's DCGAN
+ * and the engine's trainer run it (one generator forward pass serving both updates):
+ *   generator forward on the latents (1·G)
+ *   discriminator update = D forward and backward on real and fake (2 · 3·D)
+ *   generator update     = D forward and input-gradient only (2·D): D's weights are not in the generator's
+ *                          variable list; then G backward (2·G)
+ *   trainStep = batch · (3·G + 8·D)
+ * (Until 2026-11-27 the trainer ran the generator forward twice and this counted 4·G.)
  */
 export function modelFlops(m: ModelSettings, batch: number): ModelFlops {
   const generator = 2 * generatorMultiplyAdds(m, false);
@@ -34,8 +37,8 @@ export function modelFlops(m: ModelSettings, batch: number): ModelFlops {
   return {
     generatorForward: batch * generator,
     discriminatorForward: batch * discriminator,
-    trainStep: batch * (4 * generator + 8 * discriminator),
-    subPixelTrainStep: batch * (4 * subPixelGenerator + 8 * discriminator),
+    trainStep: batch * (3 * generator + 8 * discriminator),
+    subPixelTrainStep: batch * (3 * subPixelGenerator + 8 * discriminator),
   };
 }
 

@@ -10,14 +10,14 @@
  * tf.train.adam), v2 (the second round's default: every project kernel but the forward-convolution
  * GEMM, 64×64 GEMM tiles, fused Adam), v2-large (v2 plus the forward GEMM and 128×128 tiles where the
  * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
- * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions). --submit-batch sets
+ * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions and one G forward pass). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
  * (fake detached), D update, then G update through D (D forward again, after its update); Adam 1.5e-4,
  * β1 0.5, BCE, batch norm and dropout in training mode, minimize() with explicit variable lists.
- * tfjs cannot keep the first G forward's tape for the G update, so G runs forward twice (as in
- * libs/engine's trainer). Each step ends by awaiting the losses, so the times include the GPU work.
+ * The baselines run G forward twice (once for D's fakes, again inside the G update's minimize()); project
+ * runs it once with D's update nested inside the G update's minimize(), as libs/engine's trainer does now. Each step ends by awaiting the losses, so the times include the GPU work.
  * Prints one JSON line per variant (keys as torch_dcgan.py's: size, batch, width, msPerStep,
  * imgPerSec) and a table last. Every result counts the GPU dispatches per step; with --profile, also one
  * profiled step's GPU time per kernel (timestamp queries) and its kernel calls.
@@ -159,16 +159,30 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
       const latents = project
         ? randomNormalOnGpu([options.batch, LATENT_DIM], 1000 + stepNumber)
         : tf.randomNormal([options.batch, LATENT_DIM]);
+      const discriminatorLoss = (fakes: tf.Tensor) =>
+        tf.add(
+          binaryCrossEntropy(discriminator.apply(real, TRAINING) as tf.Tensor, 1),
+          binaryCrossEntropy(discriminator.apply(fakes, TRAINING) as tf.Tensor, 0),
+        ) as tf.Scalar;
+      if (variant === 'project') {
+        // as the engine's trainer: one generator forward pass, recorded by the generator's minimize(),
+        // with the discriminator update nested inside it
+        let dLoss: tf.Scalar | undefined;
+        const gLoss = generatorOptimizer.minimize(
+          () => {
+            const fakes = generator.apply(latents, TRAINING) as tf.Tensor;
+            dLoss = tf.keep(discriminatorOptimizer.minimize(() => discriminatorLoss(fakes), true, discriminatorVariables) as tf.Scalar);
+            return binaryCrossEntropy(discriminator.apply(fakes, TRAINING) as tf.Tensor, 1);
+          },
+          true,
+          generatorVariables,
+        ) as tf.Scalar;
+        const both = tf.stack([dLoss as tf.Scalar, gLoss]);
+        (dLoss as tf.Scalar).dispose(); // kept past the generator's minimize(), which disposes what its function makes
+        return both;
+      }
       const fakes = generator.apply(latents, TRAINING) as tf.Tensor;
-      const dLoss = discriminatorOptimizer.minimize(
-        () =>
-          tf.add(
-            binaryCrossEntropy(discriminator.apply(real, TRAINING) as tf.Tensor, 1),
-            binaryCrossEntropy(discriminator.apply(fakes, TRAINING) as tf.Tensor, 0),
-          ) as tf.Scalar,
-        true,
-        discriminatorVariables,
-      ) as tf.Scalar;
+      const dLoss = discriminatorOptimizer.minimize(() => discriminatorLoss(fakes), true, discriminatorVariables) as tf.Scalar;
       const gLoss = generatorOptimizer.minimize(
         () => binaryCrossEntropy(discriminator.apply(generator.apply(latents, TRAINING), TRAINING) as tf.Tensor, 1),
         true,
