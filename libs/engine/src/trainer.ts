@@ -108,6 +108,8 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   const discriminator = buildDiscriminator(model, {
     seed: mixSeed(train.seed, SEED_STREAM.discriminatorWeights),
     dropoutLayer: deviceRandom ? deviceDropout : undefined,
+    // conv + bias add: the fused conv computes D's filter gradients in the generator update too, for nothing
+    separateConvBias: true,
   });
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSettings } from '@facegan/spec';
-import { buildDiscriminator, buildGenerator, modelFlops, UpsampleConv2D } from './index';
+import { buildDiscriminator, buildGenerator, modelFlops, SeparateBiasConv2D, UpsampleConv2D } from './index';
 
 const settings = (resolution: number, width: number): ModelSettings => ({ resolution, width, dropout: 0.25, latentDim: 100 });
 const models: tf.LayersModel[] = [];
@@ -214,6 +214,34 @@ describe('fused upsampling (UpsampleConv2D)', () => {
   });
 });
 
+describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)', () => {
+  it("hold the Conv2D layers' weights, in order, and compute the same function and weight gradients", () => {
+    const m = settings(32, 0.125);
+    const stock = track(buildDiscriminator(m, { seed: 4 }));
+    const separate = track(buildDiscriminator(m, { seed: 4, separateConvBias: true }));
+    expect(count(separate, 'FaceganSeparateBiasConv2D')).toBe(5);
+    expect(count(separate, 'Conv2D')).toBe(0);
+    expect(separate.layers.filter((l) => l instanceof SeparateBiasConv2D).map((l) => (l as SeparateBiasConv2D).strides)).toEqual([2, 2, 2, 1, 1]);
+    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
+    expect(weights(separate)).toEqual(weights(stock));
+    expect(separate.outputs[0].shape).toEqual(stock.outputs[0].shape);
+    tf.tidy(() => {
+      const images = tf.randomUniform([3, 32, 32, 3], -1, 1, 'float32', 5);
+      const close = (a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array) =>
+        Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+      expect(close((separate.predict(images) as tf.Tensor).dataSync(), (stock.predict(images) as tf.Tensor).dataSync())).toBeLessThan(1e-6);
+      // the weight gradients of a loss through both (inference mode: no dropout masks to match)
+      const gradients = (model: tf.LayersModel) => {
+        const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { grads } = tf.variableGrads(() => tf.sum(model.apply(images) as tf.Tensor) as tf.Scalar, variables);
+        return variables.map((v) => grads[v.name].dataSync());
+      };
+      const expected = gradients(stock);
+      gradients(separate).forEach((g, i) => expect(close(g, expected[i]), `gradient ${i}`).toBeLessThan(1e-5));
+    });
+  });
+});
+
 describe('modelFlops', () => {
   /**
    * 2 · multiply-adds of every Conv2D and Dense layer, read from the built model; an UpsampleConv2D
@@ -228,7 +256,7 @@ describe('modelFlops', () => {
         const [, height, width] = layer.outputShape as number[];
         const [, , cin, cout] = kernel.shape;
         multiplyAdds += (height / 2 + 1) * (width / 2 + 1) * 2 * 2 * cin * (4 * cout);
-      } else if (layer.getClassName() === 'Conv2D' || layer.getClassName() === 'FaceganUpsampleConv2D') {
+      } else if (['Conv2D', 'FaceganUpsampleConv2D', 'FaceganSeparateBiasConv2D'].includes(layer.getClassName())) {
         const [, height, width] = layer.outputShape as number[];
         const [kh, kw, cin, cout] = kernel.shape;
         multiplyAdds += height * width * kh * kw * cin * cout;
@@ -255,6 +283,7 @@ describe('modelFlops', () => {
       expect(flops.discriminatorForward).toBe(8 * discriminator);
       expect(flops.trainStep).toBe(8 * (3 * generator + 8 * discriminator));
       const subPixelGenerator = countedForwardFlops(track(buildGenerator(m, { fusedUpsampling: true })));
+      expect(countedForwardFlops(track(buildDiscriminator(m, { separateConvBias: true })))).toBe(discriminator);
       expect(flops.subPixelTrainStep).toBe(8 * (3 * subPixelGenerator + 8 * discriminator));
     });
   }

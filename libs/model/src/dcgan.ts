@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSettings } from '@facegan/spec';
+import { SeparateBiasConv2D } from './separate-bias-conv';
 import { UpsampleConv2D } from './upsample-conv';
 
 /**
@@ -22,6 +23,12 @@ export interface BuildOptions {
    * trainer asks for it; by default the seed's two layers.
    */
   fusedUpsampling?: boolean;
+  /**
+   * buildDiscriminator only: each Conv2D as a SeparateBiasConv2D (the same function and weights; its
+   * gradients are computed only where asked for, which the fused op behind Conv2D does not do). The
+   * trainer asks for it; by default the seed's Conv2D layers.
+   */
+  separateConvBias?: boolean;
 }
 
 export type DropoutLayerFactory = (rate: number, index: number) => tf.layers.Layer;
@@ -87,30 +94,17 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
   let dropouts = 0;
   const dropout = () => makeDropout(m.dropout, dropouts++);
   const discriminator = tf.sequential({ name: 'discriminator' });
+  const conv = (outFilters: number, strides: number, inputShape?: number[]) =>
+    options.separateConvBias
+      ? new SeparateBiasConv2D({ filters: filters(outFilters), strides, inputShape, kernelInitializer: kernelInitializer() })
+      : tf.layers.conv2d({ inputShape, filters: filters(outFilters), kernelSize: 3, strides, padding: 'same', kernelInitializer: kernelInitializer() });
 
-  discriminator.add(
-    tf.layers.conv2d({
-      inputShape: [m.resolution, m.resolution, 3],
-      filters: filters(32),
-      kernelSize: 3,
-      strides: 2,
-      padding: 'same',
-      kernelInitializer: kernelInitializer(),
-    }),
-  );
+  discriminator.add(conv(32, 2, [m.resolution, m.resolution, 3]));
   discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
   discriminator.add(dropout());
 
   const convBlock = (outFilters: number, strides: number, padBottomRight = false) => {
-    discriminator.add(
-      tf.layers.conv2d({
-        filters: filters(outFilters),
-        kernelSize: 3,
-        strides,
-        padding: 'same',
-        kernelInitializer: kernelInitializer(),
-      }),
-    );
+    discriminator.add(conv(outFilters, strides));
     if (padBottomRight) discriminator.add(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }));
     discriminator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
     discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));

@@ -12,3 +12,4 @@ export {
   UpsampleConv2D,
   type UpsampleConv2DArgs,
 } from './upsample-conv';
+export { SeparateBiasConv2D, type SeparateBiasConv2DArgs } from './separate-bias-conv';

@@ -10,7 +10,8 @@
  * tf.train.adam), v2 (the second round's default: every project kernel but the forward-convolution
  * GEMM, 64×64 GEMM tiles, fused Adam), v2-large (v2 plus the forward GEMM and 128×128 tiles where the
  * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
- * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions and one G forward pass). --submit-batch sets
+ * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions, one G forward pass and the
+ * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -141,7 +142,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
   const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: variant === 'project' });
-  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2 });
+  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2, separateConvBias: variant === 'project' });
   // TODO(model): once buildDiscriminator takes a dropout-layer factory, pass GpuDropout there instead.
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
