@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTrainer, type Trainer } from './trainer';
+import { createTrainer, onOwnTape, type Trainer } from './trainer';
 import { GpuDropout } from './webgpu/index';
 import { randomDataset, tinySettings } from './test-fixtures';
 
@@ -52,6 +52,31 @@ describe('createTrainer', () => {
     const images = trainer.sample(latents);
     expect(images.shape).toEqual([3, resolution, resolution, 3]);
     tf.dispose([latents, images]);
+  });
+
+  it('onOwnTape: a minimize() inside leaves nothing on the enclosing tape, which comes back after', () => {
+    const state = (tf.engine() as unknown as { state: { activeTape: unknown[] | null; gradientDepth: number } }).state;
+    const v = tf.variable(tf.scalar(1));
+    const w = tf.variable(tf.scalar(2));
+    const optimizer = tf.train.sgd(0.1);
+    let tapeBefore = -1;
+    let tapeAfter = -1;
+    const { value, grads } = tf.variableGrads(() => {
+      const y = tf.mul(v, 3);
+      tapeBefore = state.activeTape?.length ?? -1;
+      // d/dw (w·y)² = 2·w·y² = 36: w becomes 2 − 3.6 = −1.6
+      onOwnTape(() => optimizer.minimize(() => tf.square(tf.mul(w, y)) as tf.Scalar, false, [w]));
+      tapeAfter = state.activeTape?.length ?? -1;
+      return tf.mul(y, w) as tf.Scalar;
+    }, [v]);
+    expect(tapeBefore).toBeGreaterThan(0);
+    expect(tapeAfter).toBe(tapeBefore);
+    expect(state.gradientDepth).toBe(0);
+    expect(w.dataSync()[0]).toBeCloseTo(-1.6, 5);
+    // the outer gradient sees the updated w: d/dv (3v·w) = 3·w
+    expect(grads[v.name].dataSync()[0]).toBeCloseTo(-4.8, 5);
+    tf.dispose([value, grads[v.name], v, w]);
+    optimizer.dispose();
   });
 
   it('leaks no tensor across steps', () => {

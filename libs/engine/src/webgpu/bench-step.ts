@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { fusedAdam } from '../fused-adam';
+import { onOwnTape } from '../trainer';
 import {
   initWebGpu,
   installWebGpuOverrides,
@@ -172,7 +173,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
         const gLoss = generatorOptimizer.minimize(
           () => {
             const fakes = generator.apply(latents, TRAINING) as tf.Tensor;
-            dLoss = tf.keep(discriminatorOptimizer.minimize(() => discriminatorLoss(fakes), true, discriminatorVariables) as tf.Scalar);
+            dLoss = tf.keep(onOwnTape(() => discriminatorOptimizer.minimize(() => discriminatorLoss(fakes), true, discriminatorVariables)) as tf.Scalar);
             return binaryCrossEntropy(discriminator.apply(fakes, TRAINING) as tf.Tensor, 1);
           },
           true,
