@@ -2,136 +2,98 @@ import type * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { PHASE_DEINTERLEAVE, PHASE_INTERLEAVE, SUB_PIXEL_FILTER, SUB_PIXEL_FILTER_GRAD } from '@facegan/model';
 import { ElementwiseProgram } from './elementwise-program';
-import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
+import { webGpuKernel } from './webgpu-kernel';
 
 /**
  * The data-movement kernels of the generator's sub-pixel upsample + conv (libs/model/src/upsample-conv.ts)
  * on webgpu, one thread per output element. Registering them makes UpsampleConv2D take the sub-pixel
  * path here too (about half the convolution work of UpSampling2D + Conv2D).
  *
+ * Each program reads its coordinates and sizes from what tfjs generates for every program: the output's
+ * getCoordsFromIndex(index) and the `<input>Shape` / `outShape` uniforms (vec4 for these rank-4 tensors).
+ *
  * Per filter axis, phase a's tap u sums the 3×3 filter's taps T[a][u] (SUB_PIXEL_TAPS): T[0][0] = {0},
  * T[0][1] = {1, 2}, T[1][0] = {0, 1}, T[1][1] = {2}, i.e. t from u·(1 + a) to a + u·(2 − a); and the tap
  * of phase a that holds t is u = (t > 0) for a = 0, (t > 1) for a = 1.
  */
-const int = (values: number[]) => ({ type: 'int32', data: values });
-
-function run(args: KernelArgs<Record<string, tf.TensorInfo>>, program: ElementwiseProgram, inputs: tf.TensorInfo[], uniforms: number[]): tf.TensorInfo {
-  return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32', [int(uniforms)]);
+function subPixelKernel(kernelName: string, inputName: string, outputShape: (input: tf.TensorInfo) => number[], body: string): tf.KernelConfig {
+  return webGpuKernel<Record<string, tf.TensorInfo>>(kernelName, (args) => {
+    const input = args.inputs[inputName];
+    // ('filter' is a WGSL keyword: the program's names are its own)
+    const program = new ElementwiseProgram(['source'], outputShape(input), kernelName, '', body);
+    return (args.backend as WebGPUBackend).runWebGPUProgram(program, [input], 'float32');
+  });
 }
 
 /** filter [3, 3, ci, co] -> [2, 2, ci, 4·co]. */
-export const subPixelFilterWebGpuKernel = webGpuKernel<Record<string, tf.TensorInfo>>(SUB_PIXEL_FILTER, (args) => {
-  const { filter } = args.inputs;
-  const [, , ci, co] = filter.shape;
-  const program = new ElementwiseProgram(
-    ['weights'], // ('filter' is a WGSL keyword)
-    [2, 2, ci, 4 * co],
-    'faceganSubPixelFilter',
-    'ci : i32, co : i32,',
-    `let o = index % uniforms.co;
-          var r = index / uniforms.co;
-          let g = r % 4;
-          r = r / 4;
-          let i = r % uniforms.ci;
-          r = r / uniforms.ci;
-          let v = r % 2;
-          let u = r / 2;
-          let a = g / 2;
-          let c = g % 2;
+export const subPixelFilterWebGpuKernel = subPixelKernel(
+  SUB_PIXEL_FILTER,
+  'filter',
+  ({ shape: [, , ci, co] }) => [2, 2, ci, 4 * co],
+  `let coords = getCoordsFromIndex(index); // (u, v, i, g·co + o)
+          let ci = uniforms.sourceShape.z;
+          let co = uniforms.sourceShape.w;
+          let a = coords.w / co / 2;
+          let c = coords.w / co % 2;
+          let o = coords.w % co;
           var sum = 0.0;
-          for (var t = u * (1 + a); t <= a + u * (2 - a); t++) {
-            for (var s = v * (1 + c); s <= c + v * (2 - c); s++) {
-              sum += weights[((t * 3 + s) * uniforms.ci + i) * uniforms.co + o];
+          for (var t = coords.x * (1 + a); t <= a + coords.x * (2 - a); t++) {
+            for (var s = coords.y * (1 + c); s <= c + coords.y * (2 - c); s++) {
+              sum += source[((t * 3 + s) * ci + coords.z) * co + o];
             }
           }
           result[index] = sum;`,
-  );
-  return run(args, program, [filter], [ci, co]);
-});
+);
 
 /** dFilter [2, 2, ci, 4·co] -> [3, 3, ci, co] (the adjoint of the filter kernel). */
-export const subPixelFilterGradWebGpuKernel = webGpuKernel<Record<string, tf.TensorInfo>>(SUB_PIXEL_FILTER_GRAD, (args) => {
-  const { dFilter } = args.inputs;
-  const [, , ci, depth] = dFilter.shape;
-  const co = depth / 4;
-  const program = new ElementwiseProgram(
-    ['dFilter'],
-    [3, 3, ci, co],
-    'faceganSubPixelFilterGrad',
-    'ci : i32, co : i32,',
-    `let o = index % uniforms.co;
-          var r = index / uniforms.co;
-          let i = r % uniforms.ci;
-          r = r / uniforms.ci;
-          let s = r % 3;
-          let t = r / 3;
+export const subPixelFilterGradWebGpuKernel = subPixelKernel(
+  SUB_PIXEL_FILTER_GRAD,
+  'dFilter',
+  ({ shape: [, , ci, depth] }) => [3, 3, ci, depth / 4],
+  `let coords = getCoordsFromIndex(index); // (t, s, i, o)
+          let ci = uniforms.outShape.z;
+          let co = uniforms.outShape.w;
           var sum = 0.0;
           for (var a = 0; a < 2; a++) {
-            let u = select(i32(t > 0), i32(t > 1), a == 1);
+            let u = select(i32(coords.x > 0), i32(coords.x > 1), a == 1);
             for (var c = 0; c < 2; c++) {
-              let v = select(i32(s > 0), i32(s > 1), c == 1);
-              sum += dFilter[((u * 2 + v) * uniforms.ci + i) * 4 * uniforms.co + (2 * a + c) * uniforms.co + o];
+              let v = select(i32(coords.y > 0), i32(coords.y > 1), c == 1);
+              sum += source[((u * 2 + v) * ci + coords.z) * 4 * co + (2 * a + c) * co + coords.w];
             }
           }
           result[index] = sum;`,
-  );
-  return run(args, program, [dFilter], [ci, co]);
-});
+);
 
 /** z [b, h+1, w+1, 4·co] -> y [b, 2h, 2w, co]: y[n, 2i+a, 2j+c, o] = z[n, i+a, j+c, (2a+c)·co + o]. */
-export const phaseInterleaveWebGpuKernel = webGpuKernel<Record<string, tf.TensorInfo>>(PHASE_INTERLEAVE, (args) => {
-  const { x } = args.inputs;
-  const [batch, zh, zw, depth] = x.shape;
-  const [h, w, co] = [zh - 1, zw - 1, depth / 4];
-  const program = new ElementwiseProgram(
-    ['x'],
-    [batch, 2 * h, 2 * w, co],
-    'faceganPhaseInterleave',
-    'h : i32, w : i32, co : i32,',
-    `let o = index % uniforms.co;
-          var r = index / uniforms.co;
-          let col = r % (2 * uniforms.w);
-          r = r / (2 * uniforms.w);
-          let row = r % (2 * uniforms.h);
-          let n = r / (2 * uniforms.h);
-          let a = row % 2;
-          let c = col % 2;
-          let zRow = n * (uniforms.h + 1) + row / 2 + a;
-          result[index] = x[((zRow * (uniforms.w + 1)) + col / 2 + c) * 4 * uniforms.co + (2 * a + c) * uniforms.co + o];`,
-  );
-  return run(args, program, [x], [h, w, co]);
-});
+export const phaseInterleaveWebGpuKernel = subPixelKernel(
+  PHASE_INTERLEAVE,
+  'x',
+  ({ shape: [batch, zh, zw, depth] }) => [batch, 2 * (zh - 1), 2 * (zw - 1), depth / 4],
+  `let coords = getCoordsFromIndex(index); // (n, row, col, o)
+          let z = uniforms.sourceShape;
+          let a = coords.y % 2;
+          let c = coords.z % 2;
+          let zRow = coords.x * z.y + coords.y / 2 + a;
+          result[index] = source[(zRow * z.z + coords.z / 2 + c) * z.w + (2 * a + c) * uniforms.outShape.w + coords.w];`,
+);
 
 /** dy [b, 2h, 2w, co] -> dz [b, h+1, w+1, 4·co], zeros where no output reads (the adjoint of the interleave). */
-export const phaseDeinterleaveWebGpuKernel = webGpuKernel<Record<string, tf.TensorInfo>>(PHASE_DEINTERLEAVE, (args) => {
-  const { dy } = args.inputs;
-  const [batch, yh, yw, co] = dy.shape;
-  const [h, w] = [yh / 2, yw / 2];
-  const program = new ElementwiseProgram(
-    ['dy'],
-    [batch, h + 1, w + 1, 4 * co],
-    'faceganPhaseDeinterleave',
-    'h : i32, w : i32, co : i32,',
-    `let o = index % uniforms.co;
-          var r = index / uniforms.co;
-          let g = r % 4;
-          r = r / 4;
-          let zc = r % (uniforms.w + 1);
-          r = r / (uniforms.w + 1);
-          let zr = r % (uniforms.h + 1);
-          let n = r / (uniforms.h + 1);
-          let a = g / 2;
-          let c = g % 2;
-          let i = zr - a;
-          let j = zc - c;
+export const phaseDeinterleaveWebGpuKernel = subPixelKernel(
+  PHASE_DEINTERLEAVE,
+  'dy',
+  ({ shape: [batch, yh, yw, co] }) => [batch, yh / 2 + 1, yw / 2 + 1, 4 * co],
+  `let coords = getCoordsFromIndex(index); // (n, i + a, j + c, (2a + c)·co + o)
+          let y = uniforms.sourceShape;
+          let a = coords.w / y.w / 2;
+          let c = coords.w / y.w % 2;
+          let i = coords.y - a;
+          let j = coords.z - c;
           var value = 0.0;
-          if (i >= 0 && i < uniforms.h && j >= 0 && j < uniforms.w) {
-            value = dy[((n * 2 * uniforms.h + 2 * i + a) * 2 * uniforms.w + 2 * j + c) * uniforms.co + o];
+          if (i >= 0 && 2 * i < y.y && j >= 0 && 2 * j < y.z) {
+            value = source[((coords.x * y.y + 2 * i + a) * y.z + 2 * j + c) * y.w + coords.w % y.w];
           }
           result[index] = value;`,
-  );
-  return run(args, program, [dy], [h, w, co]);
-});
+);
 
 export const subPixelWebGpuKernels = [
   subPixelFilterWebGpuKernel,
