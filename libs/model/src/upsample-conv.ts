@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { Conv3x3Layer, type Conv3x3LayerArgs } from './conv3x3-layer';
 
 /**
  * The generator's block head, nearest-neighbour upsampling ×2 then a 3×3 'same' convolution, as one
@@ -81,44 +82,23 @@ export function upsampleConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Ten
   });
 }
 
-/** What tf.initializers.glorotUniform() and its siblings return. */
-type KernelInitializer = ReturnType<typeof tf.initializers.glorotUniform>;
-
-export interface UpsampleConv2DArgs {
-  filters: number;
+export interface UpsampleConv2DArgs extends Conv3x3LayerArgs {
   /** The upsampling factor (nearest neighbour). */
   size: number;
-  kernelInitializer?: KernelInitializer | 'glorotUniform';
-  name?: string;
 }
 
 /**
  * UpSampling2D({ size }) then Conv2D({ filters, kernelSize: 3, padding: 'same' }) as one layer, with
- * the Conv2D's weights (kernel [3, 3, in, filters], bias [filters], in that order, same initializers):
- * a model built with it holds the same weights in the same order as one built with the two layers.
+ * the Conv2D's weights (Conv3x3Layer): a model built with it holds the same weights in the same order as
+ * one built with the two layers.
  */
-export class UpsampleConv2D extends tf.layers.Layer {
+export class UpsampleConv2D extends Conv3x3Layer {
   static readonly className = 'FaceganUpsampleConv2D';
-  readonly filters: number;
   readonly size: number;
-  private readonly kernelInitializer: KernelInitializer | 'glorotUniform';
-  private kernel?: tf.LayerVariable;
-  private bias?: tf.LayerVariable;
 
   constructor(args: UpsampleConv2DArgs) {
-    super({ name: args.name });
-    this.filters = args.filters;
+    super(args);
     this.size = args.size;
-    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
-  }
-
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    const channels = shape[shape.length - 1] as number;
-    const initializer = typeof this.kernelInitializer === 'string' ? tf.initializers.glorotUniform({}) : this.kernelInitializer;
-    this.kernel = this.addWeight('kernel', [3, 3, channels, this.filters], 'float32', initializer);
-    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
-    this.built = true;
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -126,14 +106,12 @@ export class UpsampleConv2D extends tf.layers.Layer {
     return [batch, h === null ? null : h * this.size, w === null ? null : w * this.size, this.filters];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    if (this.kernel === undefined || this.bias === undefined) throw new Error(`${this.name}: called before build`);
-    return upsampleConv2d(x, this.kernel.read() as tf.Tensor4D, this.bias.read() as tf.Tensor1D, this.size);
+  protected override convolve(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor {
+    return upsampleConv2d(x, kernel, bias, this.size);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, size: this.size };
+    return { ...super.getConfig(), size: this.size };
   }
 }
 tf.serialization.registerClass(UpsampleConv2D);
