@@ -3,11 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 /** What tf.initializers.glorotUniform() and its siblings return. */
 type KernelInitializer = ReturnType<typeof tf.initializers.glorotUniform>;
 
-export interface Conv3x3LayerArgs {
+/** tfjs's layer arguments (name, inputShape, batchInputShape, ...: a saved model's config passes them all back). */
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+
+export interface Conv3x3LayerArgs extends LayerArgs {
   filters: number;
   kernelInitializer?: KernelInitializer | 'glorotUniform';
-  inputShape?: number[];
-  name?: string;
 }
 
 /**
@@ -23,7 +24,7 @@ export abstract class Conv3x3Layer extends tf.layers.Layer {
   private bias?: tf.LayerVariable;
 
   constructor(args: Conv3x3LayerArgs) {
-    super({ name: args.name, inputShape: args.inputShape });
+    super(args);
     this.filters = args.filters;
     this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
   }

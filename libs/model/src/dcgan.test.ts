@@ -17,6 +17,19 @@ afterEach(() => {
 
 const classNames = (model: tf.LayersModel) => model.layers.map((layer) => layer.getClassName());
 const count = (model: tf.LayersModel, className: string) => classNames(model).filter((name) => name === className).length;
+const weightValues = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
+
+/** `model` saved to memory and loaded back with tf.loadLayersModel (as runner:sample loads a checkpoint). */
+async function saveAndLoad(model: tf.LayersModel): Promise<tf.LayersModel> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return track(await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts)));
+}
 
 describe('output shapes', () => {
   for (const resolution of [32, 64]) {
@@ -187,8 +200,7 @@ describe('fused upsampling (UpsampleConv2D)', () => {
     expect(count(fused, 'FaceganUpsampleConv2D')).toBe(4);
     expect(count(fused, 'UpSampling2D')).toBe(0);
     expect(fused.layers.filter((l) => l instanceof UpsampleConv2D).map((l) => (l as UpsampleConv2D).size)).toEqual([2, 2, 2, 3]);
-    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
-    expect(weights(fused)).toEqual(weights(layered));
+    expect(weightValues(fused)).toEqual(weightValues(layered));
     tf.tidy(() => {
       const latents = tf.randomNormal([2, m.latentDim], 0, 1, 'float32', 3);
       const expected = (layered.predict(latents) as tf.Tensor).dataSync();
@@ -200,12 +212,7 @@ describe('fused upsampling (UpsampleConv2D)', () => {
   it('saves and loads as a LayersModel (sampling from a checkpoint)', async () => {
     const m = settings(32, 0.125);
     const fused = track(buildGenerator(m, { seed: 5, fusedUpsampling: true }));
-    let saved: tf.io.ModelArtifacts | undefined;
-    await fused.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
-    const loaded = track(await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts)));
+    const loaded = await saveAndLoad(fused);
     expect(count(loaded, 'FaceganUpsampleConv2D')).toBe(3);
     tf.tidy(() => {
       const latents = tf.randomNormal([2, m.latentDim], 0, 1, 'float32', 4);
@@ -215,6 +222,17 @@ describe('fused upsampling (UpsampleConv2D)', () => {
 });
 
 describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)', () => {
+  it('saves and loads as a LayersModel', async () => {
+    const separate = track(buildDiscriminator(settings(32, 0.125), { seed: 6, separateConvBias: true }));
+    const loaded = await saveAndLoad(separate);
+    expect(count(loaded, 'FaceganSeparateBiasConv2D')).toBe(5);
+    expect(weightValues(loaded)).toEqual(weightValues(separate));
+    tf.tidy(() => {
+      const images = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 7);
+      expect(Array.from((loaded.predict(images) as tf.Tensor).dataSync())).toEqual(Array.from((separate.predict(images) as tf.Tensor).dataSync()));
+    });
+  });
+
   it("hold the Conv2D layers' weights, in order, and compute the same function and weight gradients", () => {
     const m = settings(32, 0.125);
     const stock = track(buildDiscriminator(m, { seed: 4 }));
@@ -222,8 +240,7 @@ describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)',
     expect(count(separate, 'FaceganSeparateBiasConv2D')).toBe(5);
     expect(count(separate, 'Conv2D')).toBe(0);
     expect(separate.layers.filter((l) => l instanceof SeparateBiasConv2D).map((l) => (l as SeparateBiasConv2D).strides)).toEqual([2, 2, 2, 1, 1]);
-    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
-    expect(weights(separate)).toEqual(weights(stock));
+    expect(weightValues(separate)).toEqual(weightValues(stock));
     expect(separate.outputs[0].shape).toEqual(stock.outputs[0].shape);
     tf.tidy(() => {
       const images = tf.randomUniform([3, 32, 32, 3], -1, 1, 'float32', 5);
