@@ -3,7 +3,7 @@ import type { Dataset } from '@facegan/data';
 import { upsampleConv2d } from '@facegan/model';
 import type { Settings } from '@facegan/spec';
 import { seededRandom } from '@facegan/random';
-import { randomValues } from './webgpu/test-support';
+import { maxAbs, maxAbsDifference, randomValues } from './webgpu/test-support';
 import { createTrainer, type StepMetrics } from './trainer';
 
 /**
@@ -92,6 +92,17 @@ export async function upsampleConvBlock(backendName: string, c: UpsampleConvCase
   const result = await Promise.all([out, ...grads].map(async (t) => (await t.data()) as Float32Array));
   tf.dispose([x, kernel, bias, weights, value, out, ...grads]);
   return result;
+}
+
+/**
+ * For upsampleConv2d's output and each of its three gradients on `backendName`: the largest difference
+ * from the cpu backend's (the stock upsampling + conv), relative to max(1, largest |cpu value|).
+ */
+export async function upsampleConvErrorsAgainstCpu(backendName: string, c: UpsampleConvCase): Promise<number[]> {
+  const seed = c.batch * 100 + c.inChannels;
+  const reference = await upsampleConvBlock('cpu', c, seed);
+  const got = await upsampleConvBlock(backendName, c, seed);
+  return reference.map((values, i) => maxAbsDifference(got[i], values) / Math.max(1, maxAbs(values)));
 }
 
 /** Shapes for the sub-pixel kernels' tests: odd sizes, 1×1, few and many channels. */
