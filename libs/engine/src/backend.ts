@@ -114,12 +114,11 @@ async function initCpu(): Promise<BackendInfo> {
 async function initWasm(threads: ThreadCount): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmTrainingKernels } = await import('./kernels/wasm/index');
-  const { autoWasmThreads, withWasmThreads } = await import('./kernels/wasm/threads');
+  const { autoWasmThreads, wasmBackendStarted, withWasmThreads } = await import('./kernels/wasm/threads');
   // before setBackend: kernels with a setup function are set up when the backend starts
   registerWasmTrainingKernels();
-  const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined;
   // a started backend keeps the build it started with (threads are chosen once per process)
-  if (started) await selectBackend('wasm');
+  if (wasmBackendStarted()) await selectBackend('wasm');
   else await withWasmThreads(threads === 'auto' ? await autoWasmThreads() : threads, () => selectBackend('wasm'));
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const running = wasm.getThreadsCount();

@@ -71,8 +71,7 @@ export async function withWasmThreads<T>(threads: number, init: () => Promise<T>
     throw new Error(`wasm threads: at most ${PREBUILT_WORKERS} (the workers emscripten pre-creates), got ${threads}`);
   }
   if (typeof SharedArrayBuffer === 'undefined') throw new Error('wasm threads: this runtime has no SharedArrayBuffer');
-  // (not tf.findBackend: it would start the backend)
-  if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined) {
+  if (wasmBackendStarted()) {
     throw new Error('wasm threads: the wasm backend is already initialised; ask for threads before it starts');
   }
 
@@ -99,6 +98,12 @@ export async function withWasmThreads<T>(threads: number, init: () => Promise<T>
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
+}
+
+/** True once the wasm backend has been initialised in this process (its build and threads are then fixed). */
+export function wasmBackendStarted(): boolean {
+  // (not tf.findBackend: it would start the backend)
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined;
 }
 
 /** The emscripten workers that run the wasm backend's pthreads (none for the single-threaded build). */
