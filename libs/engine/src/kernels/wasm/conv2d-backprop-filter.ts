@@ -64,8 +64,9 @@ export function filterGradChunkImages(batch: number, grid: FilterGradGrid, fixed
 /**
  * Stride-1 dW as one BatchMatMul per tap over shifted views (see the file comment), summed over
  * chunks of images. XNNPACK's products do not block the reduction axis: over a whole batch the packed
- * operand (megabytes at 32 px) is streamed from memory once per few rows of the other, ~12 GFLOP/s
- * on one thread where chunks that fit in cache run at ~30. `gridFor(images)` plans a chunk's grid.
+ * operand (10 MB for the 16 → 32 px sub-pixel layer) is streamed from memory once per few rows of the
+ * other: that layer's dW ran at 12.5 GFLOP/s on one thread, 21.9 in chunks (2026-11-27, this project's
+ * 2-core box; no change measurable in a whole step there, whose last-level cache is 480 MB). `gridFor(images)` plans a chunk's grid.
  */
 export function filterGradByTaps(
   scratch: Scratch,
