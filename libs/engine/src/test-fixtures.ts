@@ -75,18 +75,21 @@ export interface UpsampleConvCase {
   size: [number, number];
   inChannels: number;
   outChannels: number;
+  /** The upsampling factor. */
+  scale: number;
 }
 
-/** upsampleConv2d(x, kernel, bias, 2)'s output and its gradients (x, kernel, bias) under a random linear loss, on one backend. */
+/** upsampleConv2d(x, kernel, bias, scale)'s output and its gradients (x, kernel, bias) under a random linear loss, on one backend. */
 export async function upsampleConvBlock(backendName: string, c: UpsampleConvCase, seed: number): Promise<Float32Array[]> {
   await tf.setBackend(backendName);
   const random = seededRandom(seed);
   const [h, w] = c.size;
+  const { scale } = c;
   const x = tf.tensor4d(randomValues(c.batch * h * w * c.inChannels, random), [c.batch, h, w, c.inChannels]);
   const kernel = tf.tensor4d(randomValues(9 * c.inChannels * c.outChannels, random), [3, 3, c.inChannels, c.outChannels]);
   const bias = tf.tensor1d(randomValues(c.outChannels, random));
-  const weights = tf.tensor4d(randomValues(c.batch * 4 * h * w * c.outChannels, random), [c.batch, 2 * h, 2 * w, c.outChannels]);
-  const f = (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => upsampleConv2d(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D, 2);
+  const weights = tf.tensor4d(randomValues(c.batch * scale * scale * h * w * c.outChannels, random), [c.batch, scale * h, scale * w, c.outChannels]);
+  const f = (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => upsampleConv2d(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D, scale);
   const { value, grads } = tf.valueAndGrads((a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, k, b), weights)))([x, kernel, bias]);
   const out = f(x, kernel, bias);
   const result = await Promise.all([out, ...grads].map(async (t) => (await t.data()) as Float32Array));
@@ -99,16 +102,19 @@ export async function upsampleConvBlock(backendName: string, c: UpsampleConvCase
  * from the cpu backend's (the stock upsampling + conv), relative to max(1, largest |cpu value|).
  */
 export async function upsampleConvErrorsAgainstCpu(backendName: string, c: UpsampleConvCase): Promise<number[]> {
-  const seed = c.batch * 100 + c.inChannels;
+  const seed = c.batch * 100 + c.inChannels + 17 * c.scale;
   const reference = await upsampleConvBlock('cpu', c, seed);
   const got = await upsampleConvBlock(backendName, c, seed);
   return reference.map((values, i) => maxAbsDifference(got[i], values) / Math.max(1, maxAbs(values)));
 }
 
-/** Shapes for the sub-pixel kernels' tests: odd sizes, 1×1, few and many channels. */
+/** Shapes for the sub-pixel kernels' tests: odd sizes, 1×1, few and many channels, scales 2, 3 (96 px) and 4 (128 px). */
 export const SUB_PIXEL_CASES: UpsampleConvCase[] = [
-  { batch: 2, size: [4, 4], inChannels: 3, outChannels: 5 },
-  { batch: 3, size: [5, 7], inChannels: 8, outChannels: 2 },
-  { batch: 1, size: [1, 1], inChannels: 4, outChannels: 4 },
-  { batch: 4, size: [8, 8], inChannels: 16, outChannels: 12 },
+  { batch: 2, size: [4, 4], inChannels: 3, outChannels: 5, scale: 2 },
+  { batch: 3, size: [5, 7], inChannels: 8, outChannels: 2, scale: 2 },
+  { batch: 1, size: [1, 1], inChannels: 4, outChannels: 4, scale: 2 },
+  { batch: 4, size: [8, 8], inChannels: 16, outChannels: 12, scale: 2 },
+  { batch: 2, size: [4, 5], inChannels: 6, outChannels: 7, scale: 3 },
+  { batch: 1, size: [1, 1], inChannels: 2, outChannels: 3, scale: 3 },
+  { batch: 2, size: [3, 3], inChannels: 5, outChannels: 4, scale: 4 },
 ];

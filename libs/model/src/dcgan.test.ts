@@ -261,19 +261,20 @@ describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)',
 
 describe('modelFlops', () => {
   /**
-   * 2 · multiply-adds of every Conv2D and Dense layer, read from the built model; an UpsampleConv2D
-   * counts as the sub-pixel convolution it runs at size 2: a 2×2 filter, 4·filters outputs, over its
-   * input padded by 1.
+   * 2 · multiply-adds of every Conv2D and Dense layer, read from the built model; an UpsampleConv2D of
+   * size s counts as the sub-pixel convolution it runs: a 2×2 filter, s²·filters outputs, over its input
+   * padded by 1.
    */
   function countedForwardFlops(model: tf.LayersModel): number {
     let multiplyAdds = 0;
     for (const layer of model.layers) {
       const kernel = layer.getWeights()[0];
-      if (layer.getClassName() === 'FaceganUpsampleConv2D' && (layer as UpsampleConv2D).size === 2) {
+      if (layer instanceof UpsampleConv2D) {
         const [, height, width] = layer.outputShape as number[];
         const [, , cin, cout] = kernel.shape;
-        multiplyAdds += (height / 2 + 1) * (width / 2 + 1) * 2 * 2 * cin * (4 * cout);
-      } else if (['Conv2D', 'FaceganUpsampleConv2D', 'FaceganSeparateBiasConv2D'].includes(layer.getClassName())) {
+        const s = layer.size;
+        multiplyAdds += (height / s + 1) * (width / s + 1) * 2 * 2 * cin * (s * s * cout);
+      } else if (['Conv2D', 'FaceganSeparateBiasConv2D'].includes(layer.getClassName())) {
         const [, height, width] = layer.outputShape as number[];
         const [kh, kw, cin, cout] = kernel.shape;
         multiplyAdds += height * width * kh * kw * cin * cout;

@@ -9,8 +9,8 @@ export interface ModelFlops {
   /** One training step (a discriminator update then a generator update) on `batch` real images. */
   trainStep: number;
   /**
-   * trainStep as the engine runs it with the generator's ×2 upsample + conv blocks fused into sub-pixel
-   * convolutions (UpsampleConv2D): 16·(h+1)² instead of 36·h² multiply-adds per channel pair for an
+   * trainStep as the engine runs it with the generator's upsample ×s + conv blocks fused into sub-pixel
+   * convolutions (UpsampleConv2D): 4·s²·(h+1)² instead of 9·s²·h² multiply-adds per channel pair for an
    * h×h input. trainStep stays the figure speeds are quoted against ("effective" FLOP/s).
    */
   subPixelTrainStep: number;
@@ -47,22 +47,21 @@ function conv3x3(size: number, inChannels: number, outChannels: number): number 
   return size * size * 9 * inChannels * outChannels;
 }
 
-/** Multiply-adds of the sub-pixel form of upsample ×2 + 3×3 'same' conv from an inSize×inSize map. */
-function subPixelConv(inSize: number, inChannels: number, outChannels: number): number {
-  return (inSize + 1) * (inSize + 1) * 16 * inChannels * outChannels;
+/** Multiply-adds of the sub-pixel form of upsample ×scale + 3×3 'same' conv from an inSize×inSize map. */
+function subPixelConv(inSize: number, scale: number, inChannels: number, outChannels: number): number {
+  return (inSize + 1) * (inSize + 1) * 4 * scale * scale * inChannels * outChannels;
 }
 
 function generatorMultiplyAdds(m: ModelSettings, subPixel: boolean): number {
   assertResolution(m.resolution);
   const f = (n: number) => scaledFilters(n, m.width);
-  const upsampleConv = (outSize: number, inChannels: number, outChannels: number) =>
-    subPixel ? subPixelConv(outSize / 2, inChannels, outChannels) : conv3x3(outSize, inChannels, outChannels);
+  const upsampleConv = (inSize: number, scale: number, inChannels: number, outChannels: number) =>
+    subPixel ? subPixelConv(inSize, scale, inChannels, outChannels) : conv3x3(inSize * scale, inChannels, outChannels);
   let total = m.latentDim * 4 * 4 * f(256);
-  total += upsampleConv(8, f(256), f(256));
-  total += upsampleConv(16, f(256), f(256));
-  total += upsampleConv(32, f(256), f(128));
-  if (m.resolution === 64) total += upsampleConv(64, f(128), f(128));
-  else if (m.resolution > 32) total += conv3x3(m.resolution, f(128), f(128));
+  total += upsampleConv(4, 2, f(256), f(256));
+  total += upsampleConv(8, 2, f(256), f(256));
+  total += upsampleConv(16, 2, f(256), f(128));
+  if (m.resolution > 32) total += upsampleConv(32, m.resolution / 32, f(128), f(128));
   total += conv3x3(m.resolution, f(128), 3);
   return total;
 }

@@ -18,7 +18,7 @@ describe.skipIf(!webGpu.available)(`sub-pixel upsample + conv on webgpu ${webGpu
   });
 
   // float32 sums of up to 9·ci terms in another order (taps pre-summed in the phase filter)
-  it.each<UpsampleConvCase>(SUB_PIXEL_CASES)('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels)', async (c) => {
+  it.each<UpsampleConvCase>(SUB_PIXEL_CASES)('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels, scale $scale)', async (c) => {
     const errors = await upsampleConvErrorsAgainstCpu('webgpu', c);
     expect(errors).toHaveLength(4);
     errors.forEach((error, i) => expect(error, `output ${i}`).toBeLessThanOrEqual(2e-6));

@@ -21,35 +21,35 @@ describe('sub-pixel upsample + conv on wasm', () => {
   });
 
   // float32 sums of up to 9·ci terms in another order (taps pre-summed in the phase filter)
-  it.each<UpsampleConvCase>(SUB_PIXEL_CASES)('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels)', async (c) => {
+  it.each<UpsampleConvCase>(SUB_PIXEL_CASES)('matches upsampling + conv on cpu: output and gradients ($batch×$size, $inChannels→$outChannels, scale $scale)', async (c) => {
     const errors = await upsampleConvErrorsAgainstCpu('wasm', c);
     expect(errors).toHaveLength(4);
     errors.forEach((error, i) => expect(error, `output ${i}`).toBeLessThanOrEqual(2e-6));
   });
 
-  it('the adjoint kernels are adjoints (<A x, y> = <x, Aᵀ y>)', () => {
-    const random = seededRandom(9);
-    const [ci, co] = [3, 4];
+  it.each([2, 3, 4])('the adjoint kernels are adjoints (<A x, y> = <x, Aᵀ y>), scale %i', (scale) => {
+    const random = seededRandom(9 + scale);
+    const [ci, co, phases] = [3, 4, scale * scale];
     const w = randomValues(9 * ci * co, random);
-    const dk = randomValues(16 * ci * co, random);
-    const k = new Float32Array(16 * ci * co);
+    const dk = randomValues(4 * phases * ci * co, random);
+    const k = new Float32Array(4 * phases * ci * co);
     const dw = new Float32Array(9 * ci * co);
-    phaseFilter(w, ci, co, k);
-    phaseFilterGrad(dk, ci, co, dw);
+    phaseFilter(w, ci, co, k, scale);
+    phaseFilterGrad(dk, ci, co, dw, scale);
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i], 0);
     expect(dot(k, dk)).toBeCloseTo(dot(w, dw), 4);
 
     // the interleave kernels work inside one buffer (the wasm heap): z, y, dy and dz side by side
-    const zShape = [2, 4, 5, 4 * co];
-    const yShape = [2, 6, 8, co];
+    const zShape = [2, 4, 5, phases * co];
+    const yShape = [2, 3 * scale, 4 * scale, co];
     const zSize = zShape.reduce((a, b) => a * b);
     const ySize = yShape.reduce((a, b) => a * b);
     const memory = new Float32Array(2 * (zSize + ySize));
     const [zAt, yAt, dyAt, dzAt] = [0, zSize, zSize + ySize, zSize + 2 * ySize];
     memory.set(randomValues(zSize, random), zAt);
     memory.set(randomValues(ySize, random), dyAt);
-    interleavePhases(memory, zAt, zShape, yAt);
-    deinterleavePhases(memory, dyAt, yShape, dzAt);
+    interleavePhases(memory, zAt, zShape, yAt, scale);
+    deinterleavePhases(memory, dyAt, yShape, dzAt, scale);
     const [z, y, dy, dz] = [
       memory.subarray(zAt, zAt + zSize),
       memory.subarray(yAt, yAt + ySize),
