@@ -49,7 +49,7 @@ function randomCases(count: number, seed: number): Case[] {
   });
 }
 
-describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu ${webGpu.skipReason}`, () => {
+describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webgpu ${webGpu.skipReason}`, () => {
   beforeAll(async () => {
     await initWebGpu();
   });
@@ -83,15 +83,29 @@ describe.skipIf(!webGpu.available)(`FusedConv2D implicit GEMM on webgpu ${webGpu
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(c.filter * c.filter * c.inChannels, reference));
   });
 
-  it("is installed by default ('all'); the 'v2' baseline keeps tfjs's", () => {
-    const ours = tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc;
+  // the plain Conv2D kernel (tf.conv2d, e.g. the discriminator's SeparateBiasConv2D) runs the same GEMM
+  it.each(fixedCases.map((c, i) => [i, c] as const))('Conv2D (tf.conv2d), case %i matches the cpu backend: %o', async (index, c) => {
+    setGemmTileLimit(8, 1);
+    const random = seededRandom(4000 + index);
+    const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
+    const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];
+    const xValues = randomValues(tf.util.sizeFromShape(xShape), random);
+    const filterValues = randomValues(tf.util.sizeFromShape(filterShape), random);
+    const compute = () => tf.conv2d(tf.tensor4d(xValues, xShape), tf.tensor4d(filterValues, filterShape), c.stride, c.pad);
+    const reference = await valuesOn('cpu', compute);
+    const got = await valuesOn('webgpu', compute);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(c.filter * c.filter * c.inChannels, reference));
+  });
+
+  it.each([tf.FusedConv2D, tf.Conv2D])("%s is installed by default ('all'); the 'v2' baseline keeps tfjs's", (kernelName) => {
+    const ours = tf.getKernel(kernelName, 'webgpu')?.kernelFunc;
     installWebGpuOverrides('v2');
     try {
-      expect(tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc).not.toBe(ours);
+      expect(tf.getKernel(kernelName, 'webgpu')?.kernelFunc).not.toBe(ours);
     } finally {
       installWebGpuOverrides();
     }
-    expect(tf.getKernel(tf.FusedConv2D, 'webgpu')?.kernelFunc.toString()).toBe(ours?.toString());
+    expect(tf.getKernel(kernelName, 'webgpu')?.kernelFunc.toString()).toBe(ours?.toString());
   });
 
   it('is what a conv2d layer runs', async () => {

@@ -21,7 +21,7 @@ import { planTile } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
- * FusedConv2D (channels-last, dilation 1, linear activation, optional per-channel bias) as a tiled
+ * FusedConv2D and Conv2D (channels-last, dilation 1, linear activation, optional per-channel bias) as a tiled
  * implicit GEMM, the same scheme as the backprop kernels:
  *
  *   y[n, oh, ow, co] = Σ_{kh, kw, ci} x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · W[kh, kw, ci, co] + b[co]
@@ -197,10 +197,14 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs): 
 
 type FusedConvInputs = { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
 
-/** Builds the FusedConv2D config; `fallback` (the stock kernel) runs whatever this does not cover. */
-export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined): tf.KernelConfig {
-  return webGpuKernelWithFallback<FusedConvInputs>(tf.FusedConv2D, fallback, (kernelArgs) => {
-    const attrs = kernelArgs.attrs as unknown as tf.FusedConv2DAttrs;
+/**
+ * Builds the config of FusedConv2D (kernelName tf.FusedConv2D) or of the plain Conv2D (tf.Conv2D: what
+ * tf.conv2d runs, e.g. the discriminator's SeparateBiasConv2D); `fallback` (the stock kernel) runs
+ * whatever this does not cover.
+ */
+export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined, kernelName: typeof tf.FusedConv2D | typeof tf.Conv2D = tf.FusedConv2D): tf.KernelConfig {
+  return webGpuKernelWithFallback<FusedConvInputs>(kernelName, fallback, (kernelArgs) => {
+    const attrs = kernelArgs.attrs as unknown as Partial<tf.FusedConv2DAttrs> & tf.Conv2DAttrs;
     const { x, filter, bias, preluActivationWeights } = kernelArgs.inputs;
     const backend = kernelArgs.backend as WebGPUBackend;
     const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : attrs.dilations;

@@ -89,7 +89,12 @@ export function installWebGpuOverrides(set: WebGpuOverrideSet = 'all'): void {
         ...subPixelWebGpuKernels,
       );
     }
-    if (set === 'all') kernels.push(forwardConvGemmKernel(tf.getKernel(tf.FusedConv2D, 'webgpu')));
+    if (set === 'all') {
+      kernels.push(
+        forwardConvGemmKernel(tf.getKernel(tf.FusedConv2D, 'webgpu')),
+        forwardConvGemmKernel(tf.getKernel(tf.Conv2D, 'webgpu'), tf.Conv2D),
+      );
+    }
     // These replace nothing; FusedAdamOptimizer and the batch-norm gradient use them when registered.
     kernels.push(adamMomentWebGpuKernel, adamWeightWebGpuKernel, ...batchNormGradWebGpuKernels, activationGradWebGpuKernel);
     replaceKernels(kernels);
