@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { fusedAdam } from '../fused-adam';
+import { dawnFlags } from './dawn';
 import { onOwnTape } from '../trainer';
 import {
   initWebGpu,
@@ -54,6 +55,8 @@ interface BenchOptions {
 interface BenchResult {
   impl: string;
   device: string;
+  /** FACEGAN_DAWN_FLAGS of the run ('' when unset). */
+  dawnFlags: string;
   size: number;
   batch: number;
   width: number;
@@ -213,7 +216,8 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const dispatchesPerStep = (dispatches - dispatchesBefore) / options.steps;
     const msPerStep = median(times);
     const result: BenchResult = {
-      impl: `tfjs-webgpu-${variant}`,
+      impl: `tfjs-webgpu-${variant}${dawnFlags().length > 0 ? '+dawn-flags' : ''}`,
+      dawnFlags: dawnFlags().join(' '),
       device,
       size: options.resolution,
       batch: options.batch,

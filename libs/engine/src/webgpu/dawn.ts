@@ -16,6 +16,15 @@ export interface AdapterDescription {
 
 let gpu: GPU | undefined;
 
+/**
+ * Options for Dawn's `create()` from FACEGAN_DAWN_FLAGS, space-separated, as the npm `webgpu` package
+ * documents them: e.g. `enable-dawn-features=disable_robustness,skip_validation` (Dawn's toggles) or
+ * `adapter=...`. For measuring and debugging; nothing sets it by default.
+ */
+export function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env['FACEGAN_DAWN_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** Creates Dawn's GPU object once and installs it as `navigator.gpu`. Throws when dawn.node cannot be loaded. */
 export async function dawnGpu(): Promise<GPU> {
   if (gpu) return gpu;
@@ -23,7 +32,7 @@ export async function dawnGpu(): Promise<GPU> {
   // that only probe must get a clear answer rather than a failed import of this whole module.
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  gpu = create([]);
+  gpu = create(dawnFlags());
   setNavigatorGpu(gpu);
   return gpu;
 }

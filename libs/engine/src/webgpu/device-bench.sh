@@ -11,9 +11,12 @@
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
 # VARIANTS (default v1,v2,v2-large,project; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
-# ALT_SUBMIT_BATCH (default 64; empty to skip): the project variant once more at the first size with
-# that many dispatches per queue submit (tfjs's default is 15).
-# Expected ≈ 1.5–2.5 min on an H100/H200; worst case (every run hitting its timeout) 3×150 + 150 s:
+# ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation;
+# empty to skip): the project variant once more at each size, in a process with FACEGAN_DAWN_FLAGS set to
+# that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
+# that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
+# many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
+# Expected ≈ 2–3 min on an H100/H200; worst case (every run hitting its timeout) 2×150 + 2×80 + 120 s:
 # give the device call timeout_s 600.
 set -uo pipefail
 sizes=${SIZES:-64 96}
@@ -22,17 +25,18 @@ width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
 variants=${VARIANTS:-v1,v2,v2-large,project}
-alt_submit=${ALT_SUBMIT_BATCH-64}
+alt_submit=${ALT_SUBMIT_BATCH-}
+alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation}
 out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl
 : > "$results"
 first=${sizes%% *}
 
-bench() { # name, then bench-step.mjs arguments
-  local name=$1
-  shift
+bench() { # seconds allowed, name, then bench-step.mjs arguments
+  local seconds=$1 name=$2
+  shift 2
   echo "== tfjs webgpu $name: $*" >&2
-  timeout 150 node .device/bench-step.mjs --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" "$@" \
+  timeout "$seconds" node .device/bench-step.mjs --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" "$@" \
     > "$out/tfjs-$name.log" 2> "$out/tfjs-$name.err"
   echo "   exit $? ($(grep -c '^{' "$out/tfjs-$name.log") results)" >&2
   grep '^{' "$out/tfjs-$name.log" >> "$results"
@@ -42,14 +46,19 @@ for size in $sizes; do
   # One profiled step at the first size only: it says which kernel to work on next.
   profile=""
   [ "$size" = "$first" ] && profile="--profile"
-  bench "$size" --resolution "$size" --variants "$variants" $profile
+  bench 150 "$size" --resolution "$size" --variants "$variants" $profile
 done
+if [ -n "$alt_dawn" ]; then
+  for size in $sizes; do
+    FACEGAN_DAWN_FLAGS="$alt_dawn" bench 80 "$size-dawn-flags" --resolution "$size" --variants project
+  done
+fi
 if [ -n "$alt_submit" ]; then
-  bench "$first-submit$alt_submit" --resolution "$first" --variants project --submit-batch "$alt_submit"
+  bench 80 "$first-submit$alt_submit" --resolution "$first" --variants project --submit-batch "$alt_submit"
 fi
 
 echo "== PyTorch" >&2
-timeout 150 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
+timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
   > "$out/torch.log" 2> "$out/torch.err"
 echo "   exit $?" >&2
 grep '^{' "$out/torch.log" >> "$results"

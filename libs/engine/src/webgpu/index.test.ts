@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { dawnFlags } from './dawn';
 import { describeAdapterInfo, initWebGpu, NO_ADAPTER_MESSAGE, probeWebGpu, removeWebGpuOverrides, installWebGpuOverrides } from './index';
 import { webGpuForTests } from './test-support';
 
@@ -30,6 +31,17 @@ describe('describeAdapterInfo', () => {
   it("calls a 'cpu' adapter type or SwiftShader software", () => {
     expect(describeAdapterInfo({ vendor: 'google', adapterType: 'cpu' }).isSoftware).toBe(true);
     expect(describeAdapterInfo({ vendor: 'google', description: 'SwiftShader Device' }).isSoftware).toBe(true);
+  });
+});
+
+describe('dawnFlags', () => {
+  it("splits FACEGAN_DAWN_FLAGS into create()'s options; none when unset or blank", () => {
+    expect(dawnFlags({ FACEGAN_DAWN_FLAGS: ' enable-dawn-features=disable_robustness,skip_validation  adapter=x ' })).toEqual([
+      'enable-dawn-features=disable_robustness,skip_validation',
+      'adapter=x',
+    ]);
+    expect(dawnFlags({})).toEqual([]);
+    expect(dawnFlags({ FACEGAN_DAWN_FLAGS: '  ' })).toEqual([]);
   });
 });
 
