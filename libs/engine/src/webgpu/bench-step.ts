@@ -3,7 +3,7 @@
  * kernels and gradient overrides, in one process on one adapter.
  *
  *   npx tsx libs/engine/src/webgpu/bench-step.ts [--resolution 64] [--batch 128] [--width 1]
- *       [--steps 10] [--warmup 3] [--variants stock,v1,v2,v2-large,project] [--submit-batch 15] [--profile]
+ *       [--steps 10] [--warmup 3] [--variants stock,v1,v2,v2-large,project,project-vec4] [--submit-batch 15] [--profile]
  *
  * Variants: stock (tfjs-backend-webgpu as shipped, tf.train.adam), v1 (the first round's project
  * kernels: gradients without CPU-made tensors, GPU dropout and latents, backprop-filter GEMM;
@@ -11,7 +11,8 @@
  * GEMM, 64×64 GEMM tiles, fused Adam), v2-large (v2 plus the forward GEMM and 128×128 tiles where the
  * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
  * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions, one G forward pass and the
- * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained). --submit-batch sets
+ * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained),
+ * project-vec4 (project with vec4 workgroup tiles in the convolution GEMMs: setGemmVectorTiles). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -35,11 +36,12 @@ import {
   randomNormalOnGpu,
   removeWebGpuOverrides,
   setGemmTileLimit,
+  setGemmVectorTiles,
   withGpuDropout,
 } from './index';
 
-type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project';
-const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project'];
+type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4';
+const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4'];
 
 interface BenchOptions {
   resolution: number;
@@ -141,12 +143,15 @@ function median(values: number[]): number {
 async function benchVariant(variant: Variant, options: BenchOptions, device: string): Promise<BenchResult> {
   if (variant === 'stock') removeWebGpuOverrides();
   else installWebGpuOverrides(variant === 'v1' || variant === 'v2' ? variant : 'all');
-  setGemmTileLimit(variant === 'v2-large' || variant === 'project' ? 8 : 4);
+  // 'project-vec4': the engine's configuration with vec4 workgroup tiles in the convolution GEMMs (not yet measured on a GPU)
+  const engineLike = variant === 'project' || variant === 'project-vec4';
+  setGemmTileLimit(variant === 'v2-large' || engineLike ? 8 : 4);
+  setGemmVectorTiles(variant === 'project-vec4');
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
-  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: variant === 'project' });
-  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2, separateConvBias: variant === 'project' });
+  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: engineLike });
+  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2, separateConvBias: engineLike });
   // TODO(model): once buildDiscriminator takes a dropout-layer factory, pass GpuDropout there instead.
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -169,7 +174,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
           binaryCrossEntropy(discriminator.apply(real, TRAINING) as tf.Tensor, 1),
           binaryCrossEntropy(discriminator.apply(fakes, TRAINING) as tf.Tensor, 0),
         ) as tf.Scalar;
-      if (variant === 'project') {
+      if (engineLike) {
         // as the engine's trainer: one generator forward pass, recorded by the generator's minimize(),
         // with the discriminator update nested inside it
         let dLoss: tf.Scalar | undefined;

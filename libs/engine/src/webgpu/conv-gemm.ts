@@ -5,17 +5,76 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
  * What the three implicit-GEMM convolution kernels (forward, backprop-input, backprop-filter) share:
  * a workgroup of 16×16 threads computes one (16·rowsPerThread)×(16·colsPerThread) tile of C = A·B,
  * staging TILE_K-deep slices of A in tileA[k][row] and of B in tileB[k][column]; thread (tx, ty) owns
- * rows ty + 16·i and columns tx + 16·j, so neighbouring threads read neighbouring workgroup-memory
- * words and write neighbouring output columns.
+ * rows ty + 16·i and columns tx + 16·j (scalar layout; GemmTile.vector for the vec4 one), so
+ * neighbouring threads read neighbouring workgroup-memory words and write neighbouring output columns.
  */
 export const THREADS_PER_SIDE = 16;
 export const WORKGROUP_THREADS = THREADS_PER_SIDE * THREADS_PER_SIDE;
 export const TILE_K = 16;
 
-/** Outputs per thread along M and N. */
+/** Outputs per thread along M and N, and how the staged slices are laid out (gemmTile). */
 export interface GemmTile {
   rowsPerThread: number;
   colsPerThread: number;
+  /**
+   * vec4 workgroup tiles: each thread reads its rows and columns of a staged k as vec4s (rows 4·ty to
+   * 4·ty + 3, then 64 further on; the same for columns with tx), a quarter of the workgroup-memory
+   * reads (and of their robustness clamps) of the scalar layout. Only where both counts are multiples of 4.
+   */
+  vector?: boolean;
+}
+
+let vectorTiles = false;
+
+/**
+ * Whether the convolution GEMMs planned from now on use vec4 workgroup tiles where they can (GemmTile.vector).
+ * Off by default until a GPU has measured it; the bench's project-vec4 variant turns it on.
+ */
+export function setGemmVectorTiles(on: boolean): void {
+  vectorTiles = on;
+}
+
+export function gemmVectorTiles(): boolean {
+  return vectorTiles;
+}
+
+/** A tile of rows × cols outputs per thread, in the layout setGemmVectorTiles asks for where it applies. */
+export function gemmTile(rowsPerThread: number, colsPerThread: number): GemmTile {
+  return { rowsPerThread, colsPerThread, vector: vectorTiles && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0 };
+}
+
+/** For shader keys: what distinguishes one tile's code from another's. */
+export function gemmTileKey(tile: GemmTile): string {
+  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}`;
+}
+
+/**
+ * WGSL: the workgroup arrays tileA (TILE_K × tileM) and tileB (TILE_K × tileN); `padA`/`padB` add one
+ * element (a vec4 in the vector layout) to each k's row, for stores that walk k across a warp.
+ */
+export function gemmTileDeclarations(tile: GemmTile, padA: boolean, padB: boolean): string {
+  const tileM = THREADS_PER_SIDE * tile.rowsPerThread;
+  const tileN = THREADS_PER_SIDE * tile.colsPerThread;
+  const row = (length: number, pad: boolean) =>
+    tile.vector ? `array<vec4<f32>, ${length / 4 + (pad ? 1 : 0)}>` : `array<f32, ${length + (pad ? 1 : 0)}>`;
+  return `
+    var<workgroup> tileA : array<${row(tileM, padA)}, ${TILE_K}>;
+    var<workgroup> tileB : array<${row(tileN, padB)}, ${TILE_K}>;`;
+}
+
+/** WGSL: stores `value` at staged k `k`, row (of tileA) or column (of tileB) `index`. */
+export function gemmStage(tile: GemmTile, array: 'tileA' | 'tileB', k: string, index: string, value: string): string {
+  return tile.vector ? `${array}[${k}][(${index}) >> 2u][(${index}) & 3] = ${value};` : `${array}[${k}][${index}] = ${value};`;
+}
+
+/** WGSL: the tile row of the thread's accumulator row i (add mBase for M). */
+export function gemmRow(tile: GemmTile, i: number): string {
+  return tile.vector ? `ty * 4 + ${64 * (i >> 2) + (i & 3)}` : `ty + ${THREADS_PER_SIDE * i}`;
+}
+
+/** WGSL: the tile column of the thread's accumulator column j (add nBase for N). */
+export function gemmColumn(tile: GemmTile, j: number): string {
+  return tile.vector ? `tx * 4 + ${64 * (j >> 2) + (j & 3)}` : `tx + ${THREADS_PER_SIDE * j}`;
 }
 
 /** The grid: x over the tiles of N, y over the tiles of M, z over `layers` (K splits or phases). */
@@ -81,10 +140,21 @@ export function gemmAccumulators(tile: GemmTile): string {
 export function gemmMultiplyStaged(tile: GemmTile): string {
   const rows = range(tile.rowsPerThread);
   const cols = range(tile.colsPerThread);
+  if (tile.vector) {
+    const component = (index: number) => 'xyzw'[index & 3];
+    return `
+          for (var kk = 0; kk < ${TILE_K}; kk++) {
+            ${range(tile.rowsPerThread / 4).map((v) => `let a${v} = tileA[kk][ty + ${16 * v}];`).join(' ')}
+            ${range(tile.colsPerThread / 4).map((v) => `let b${v} = tileB[kk][tx + ${16 * v}];`).join(' ')}
+            ${rows
+              .map((i) => cols.map((j) => `acc${i}_${j} = fma(a${i >> 2}.${component(i)}, b${j >> 2}.${component(j)}, acc${i}_${j});`).join(' '))
+              .join('\n')}
+          }`;
+  }
   return `
           for (var kk = 0; kk < ${TILE_K}; kk++) {
-            ${rows.map((i) => `let a${i} = tileA[kk][ty + ${16 * i}];`).join(' ')}
-            ${cols.map((j) => `let b${j} = tileB[kk][tx + ${16 * j}];`).join(' ')}
+            ${rows.map((i) => `let a${i} = tileA[kk][${gemmRow(tile, i)}];`).join(' ')}
+            ${cols.map((j) => `let b${j} = tileB[kk][${gemmColumn(tile, j)}];`).join(' ')}
             ${rows.map((i) => cols.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n')}
           }`;
 }

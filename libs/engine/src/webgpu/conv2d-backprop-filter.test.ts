@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, initWebGpu, planBackpropFilter, setGemmTileLimit } from './index';
+import { backpropFilterGemm, initWebGpu, planBackpropFilter, setGemmTileLimit, setGemmVectorTiles } from './index';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -97,10 +97,12 @@ describe('planBackpropFilter', () => {
   });
 });
 
-describe.skipIf(!webGpu.available)(`Conv2DBackpropFilter implicit GEMM on webgpu ${webGpu.skipReason}`, () => {
+describe.skipIf(!webGpu.available).each([false, true])(`Conv2DBackpropFilter implicit GEMM on webgpu, vec4 tiles %s ${webGpu.skipReason}`, (vector) => {
   beforeAll(async () => {
     await initWebGpu();
+    setGemmVectorTiles(vector);
   });
+  afterAll(() => setGemmVectorTiles(false));
 
   const cases = [...fixedCases, ...randomCases(12, 7)];
   it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %o', async (index, c) => {

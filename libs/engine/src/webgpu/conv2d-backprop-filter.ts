@@ -8,7 +8,13 @@ import {
   channelsLastConvInfo,
   convUniformData,
   gemmAccumulators,
+  gemmColumn,
   gemmDispatch,
+  gemmRow,
+  gemmStage,
+  gemmTile,
+  gemmTileDeclarations,
+  gemmTileKey,
   gemmMultiplyStaged,
   gemmProgram,
   gemmTileOrigin,
@@ -57,21 +63,20 @@ function outputsPerThread(dim: number): number {
 
 /** Tile shape and split-K for a problem; `splits` forces a split count (tests). */
 export function planBackpropFilter(dimM: number, dimN: number, dimK: number, splits?: number): BackpropFilterPlan {
-  const rowsPerThread = outputsPerThread(dimM);
-  const colsPerThread = outputsPerThread(dimN);
+  const { rowsPerThread, colsPerThread, vector } = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
   const tiles = Math.ceil(dimM / (16 * rowsPerThread)) * Math.ceil(dimN / (16 * colsPerThread));
   const kTiles = Math.ceil(dimK / TILE_K);
   const wanted = splits ?? Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT));
   const kTilesPerSplit = Math.ceil(kTiles / Math.max(1, Math.min(wanted, kTiles)));
   const kPerSplit = kTilesPerSplit * TILE_K;
-  return { rowsPerThread, colsPerThread, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
+  return { rowsPerThread, colsPerThread, vector, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
 }
 
 function backpropFilterGemmProgram(plan: BackpropFilterPlan, outputShape: number[]): WebGPUProgram {
   return gemmProgram({
     variableNames: ['x', 'dy'],
     outputShape,
-    shaderKey: `faceganBackpropFilterGemm_${plan.rowsPerThread}_${plan.colsPerThread}`,
+    shaderKey: `faceganBackpropFilterGemm_${gemmTileKey(plan)}`,
     uniforms: `${CONV_UNIFORMS} dimM : i32, dimN : i32, dimK : i32, kPerSplit : i32,`,
     dispatch: gemmDispatch(plan.dimM, plan.dimN, plan, plan.splits),
     getUserCode: () => backpropFilterShader(plan),
@@ -98,8 +103,7 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
     )
     .join('');
   return `
-    var<workgroup> tileA : array<array<f32, ${tileM}>, ${TILE_K}>;
-    var<workgroup> tileB : array<array<f32, ${tileN}>, ${TILE_K}>;
+    ${gemmTileDeclarations(plan, false, false)}
 
     fn main() {${gemmTileOrigin(plan)}
       let kBegin = i32(workgroupId.z) * uniforms.kPerSplit;
@@ -148,7 +152,7 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
               value = x[((n * inHeight + ih) * inWidth + iw) * inChannels + ci];
             }
           }
-          tileA[kLocal][loadRowA] = value;
+          ${gemmStage(plan, 'tileA', 'kLocal', 'loadRowA', 'value')}
         }`,
           )
           .join('\n')}
@@ -161,7 +165,7 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
           if (nLoadValid && k < kEnd) {
             value = dy[k * uniforms.dimN + nLoad];
           }
-          tileB[kLocal][loadColB] = value;
+          ${gemmStage(plan, 'tileB', 'kLocal', 'loadColB', 'value')}
         }`,
           )
           .join('\n')}
@@ -171,10 +175,10 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
 
       let splitOffset = i32(workgroupId.z) * uniforms.dimM * uniforms.dimN;
       ${range(rows)
-        .map((i) => `let m${i} = mBase + ty + ${16 * i};`)
+        .map((i) => `let m${i} = mBase + ${gemmRow(plan, i)};`)
         .join(' ')}
       ${range(cols)
-        .map((j) => `let n${j} = nBase + tx + ${16 * j};`)
+        .map((j) => `let n${j} = nBase + ${gemmColumn(plan, j)};`)
         .join(' ')}
       ${store}
     }

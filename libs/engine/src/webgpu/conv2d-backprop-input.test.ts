@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initWebGpu } from './index';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initWebGpu, setGemmVectorTiles } from './index';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -89,10 +89,12 @@ function runBackpropInput(c: Case, data: ReturnType<typeof caseTensors>): tf.Ten
   ) as tf.Tensor;
 }
 
-describe.skipIf(!webGpu.available)(`Conv2DBackpropInput implicit GEMM on webgpu ${webGpu.skipReason}`, () => {
+describe.skipIf(!webGpu.available).each([false, true])(`Conv2DBackpropInput implicit GEMM on webgpu, vec4 tiles %s ${webGpu.skipReason}`, (vector) => {
   beforeAll(async () => {
     await initWebGpu();
+    setGemmVectorTiles(vector);
   });
+  afterAll(() => setGemmVectorTiles(false));
 
   const cases = [...fixedCases, ...randomCases(14, 11)];
   it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %o', async (index, c) => {

@@ -9,7 +9,12 @@ import {
   convUniformData,
   dispatchFits,
   gemmAccumulators,
+  gemmColumn,
   gemmDispatch,
+  gemmRow,
+  gemmStage,
+  gemmTileDeclarations,
+  gemmTileKey,
   gemmMultiplyStaged,
   gemmProgram,
   gemmTileOrigin,
@@ -66,7 +71,7 @@ function backpropInputGemmProgram(plan: BackpropInputPlan, outputShape: number[]
   return gemmProgram({
     variableNames: ['dy', 'W'],
     outputShape,
-    shaderKey: `faceganBackpropInputGemm_${plan.rowsPerThread}_${plan.colsPerThread}`,
+    shaderKey: `faceganBackpropInputGemm_${gemmTileKey(plan)}`,
     uniforms: `${CONV_UNIFORMS} phaseDims : vec2<i32>, dimM : i32, dimN : i32,`,
     dispatch: plan.dispatch,
     getUserCode: () => backpropInputShader(plan),
@@ -82,9 +87,8 @@ function backpropInputShader(plan: BackpropInputPlan): string {
   const loadsA = tileM / THREADS_PER_SIDE;
   const loadsB = tileN / THREADS_PER_SIDE;
   return `
-    // +1 column: the stores of a warp (16 k × 2 rows) fall in distinct banks.
-    var<workgroup> tileA : array<array<f32, ${tileM + 1}>, ${TILE_K}>;
-    var<workgroup> tileB : array<array<f32, ${tileN + 1}>, ${TILE_K}>;
+    // padded rows: the stores of a warp (16 k × 2 rows) fall in distinct banks (2-way with vec4 tiles).
+    ${gemmTileDeclarations(plan, true, true)}
     var<workgroup> stepsShared : i32;
 
     fn main() {${gemmTileOrigin(plan)}
@@ -151,7 +155,7 @@ function backpropInputShader(plan: BackpropInputPlan): string {
           if (kOk && okA${r} && oh >= 0 && oh < outHeight && ow >= 0 && ow < outWidth) {
             value = dy[((nA${r} * outHeight + oh) * outWidth + ow) * outChannels + co];
           }
-          tileA[kLoad][firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}] = value;
+          ${gemmStage(plan, 'tileA', 'kLoad', `firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}`, 'value')}
         }`,
           )
           .join('\n')}
@@ -167,7 +171,7 @@ function backpropInputShader(plan: BackpropInputPlan): string {
             if (kOk && c < inChannels) {
               value = W[(filterBase + c) * outChannels + co];
             }
-            tileB[kLoad][firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}] = value;
+            ${gemmStage(plan, 'tileB', 'kLoad', `firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}`, 'value')}
           }`,
             )
             .join('\n')}
@@ -179,7 +183,7 @@ function backpropInputShader(plan: BackpropInputPlan): string {
       ${range(rows)
         .map(
           (i) => `{
-        let m = mBase + ty + ${16 * i};
+        let m = mBase + ${gemmRow(plan, i)};
         let j = m % phaseW;
         let i = (m / phaseW) % phaseH;
         let n = m / (phaseW * phaseH);
@@ -190,8 +194,8 @@ function backpropInputShader(plan: BackpropInputPlan): string {
           ${range(cols)
             .map(
               (j) => `
-          if (nBase + tx + ${16 * j} < inChannels) {
-            result[base + nBase + tx + ${16 * j}] = acc${i}_${j};
+          if (nBase + ${gemmColumn(plan, j)} < inChannels) {
+            result[base + nBase + ${gemmColumn(plan, j)}] = acc${i}_${j};
           }`,
             )
             .join('')}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGemmTileLimit } from './gemm-tiles';
-import { initWebGpu, installWebGpuOverrides } from './index';
+import { initWebGpu, installWebGpuOverrides, setGemmVectorTiles } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -54,15 +54,21 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
     await initWebGpu();
   });
 
-  afterAll(() => setGemmTileLimit(8));
+  afterAll(() => {
+    setGemmTileLimit(8);
+    setGemmVectorTiles(false);
+  });
 
   // every case with 64×64 tiles, and with 128×128 tiles forced on (a grid of one workgroup is enough)
   const cases = [...fixedCases, ...randomCases(12, 23)];
   const tilings = [
     { name: '64×64 tiles', set: () => setGemmTileLimit(4) },
     { name: '128×128 tiles', set: () => setGemmTileLimit(8, 1) },
+    { name: '64×64 vec4 tiles', set: () => (setGemmTileLimit(4), setGemmVectorTiles(true)) },
+    { name: '128×128 vec4 tiles', set: () => (setGemmTileLimit(8, 1), setGemmVectorTiles(true)) },
   ];
   it.each(tilings.flatMap((tiling) => cases.map((c, i) => [tiling.name, i, c, tiling.set] as const)))('%s, case %i matches the cpu backend: %o', async (_tiles, index, c, setTiles) => {
+    setGemmVectorTiles(false);
     setTiles();
     const random = seededRandom(3000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
@@ -86,6 +92,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
   // the plain Conv2D kernel (tf.conv2d, e.g. the discriminator's SeparateBiasConv2D) runs the same GEMM
   it.each(fixedCases.map((c, i) => [i, c] as const))('Conv2D (tf.conv2d), case %i matches the cpu backend: %o', async (index, c) => {
     setGemmTileLimit(8, 1);
+    setGemmVectorTiles(false);
     const random = seededRandom(4000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
     const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];

@@ -9,7 +9,12 @@ import {
   convUniformData,
   dispatchFits,
   gemmAccumulators,
+  gemmColumn,
   gemmDispatch,
+  gemmRow,
+  gemmStage,
+  gemmTileDeclarations,
+  gemmTileKey,
   gemmMultiplyStaged,
   gemmProgram,
   gemmTileOrigin,
@@ -55,7 +60,7 @@ function forwardConvGemmProgram(plan: ForwardPlan, outputShape: number[], hasBia
   return gemmProgram({
     variableNames: hasBias ? ['x', 'W', 'bias'] : ['x', 'W'],
     outputShape,
-    shaderKey: `faceganForwardConvGemm_${plan.rowsPerThread}_${plan.colsPerThread}_${hasBias}`,
+    shaderKey: `faceganForwardConvGemm_${gemmTileKey(plan)}_${hasBias}`,
     uniforms: `${CONV_UNIFORMS} dimM : i32, dimN : i32, dimK : i32,`,
     dispatch: plan.dispatch,
     getUserCode: () => forwardConvShader(plan, hasBias),
@@ -73,8 +78,7 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
   const kRowsPerPassB = WORKGROUP_THREADS / tileN;
   const loadsB = TILE_K / kRowsPerPassB;
   return `
-    var<workgroup> tileA : array<array<f32, ${tileM + 1}>, ${TILE_K}>;
-    var<workgroup> tileB : array<array<f32, ${tileN}>, ${TILE_K}>;
+    ${gemmTileDeclarations(plan, true, false)}
 
     fn main() {${gemmTileOrigin(plan)}
 
@@ -125,7 +129,7 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
             if (kOk && okA${r} && ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth) {
               value = x[((nA${r} * inHeight + ih) * inWidth + iw) * inChannels + ci];
             }
-            tileA[kLoadA][firstRowA + ${r * rowStrideA}] = value;
+            ${gemmStage(plan, 'tileA', 'kLoadA', `firstRowA + ${r * rowStrideA}`, 'value')}
           }`,
             )
             .join('\n')}
@@ -139,7 +143,7 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
           if (nLoadOk && k < uniforms.dimK) {
             value = W[k * uniforms.dimN + nBase + nLoadB];
           }
-          tileB[kLocal][nLoadB] = value;
+          ${gemmStage(plan, 'tileB', 'kLocal', 'nLoadB', 'value')}
         }`,
           )
           .join('\n')}
@@ -150,13 +154,13 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
       ${range(rows)
         .map(
           (i) => `{
-        let m = mBase + ty + ${16 * i};
+        let m = mBase + ${gemmRow(plan, i)};
         if (m < uniforms.dimM) {
           ${range(cols)
             .map(
               (j) => `
           {
-            let c = nBase + tx + ${16 * j};
+            let c = nBase + ${gemmColumn(plan, j)};
             if (c < uniforms.dimN) {
               result[m * uniforms.dimN + c] = acc${i}_${j}${hasBias ? ' + bias[c]' : ''};
             }

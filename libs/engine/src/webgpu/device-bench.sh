@@ -2,7 +2,8 @@
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
 # (see pack-device.sh): the WebGPU training-step benchmark (by default the first round's kernels, v1,
 # the second round's default v2, v2 with the forward GEMM and 128×128 tiles, and project: that with the
-# generator's sub-pixel upsample + conv, what the engine trains with; one process per size) and
+# generator's sub-pixel upsample + conv, what the engine trains with, and project-vec4: that with vec4
+# workgroup tiles in the convolution GEMMs, the candidate for the next default; one process per size) and
 # PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v1 and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size.
@@ -10,7 +11,7 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v1,v2,v2-large,project; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
+# VARIANTS (default v1,v2,v2-large,project,project-vec4; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation;
 # empty to skip): the project variant once more at each size, in a process with FACEGAN_DAWN_FLAGS set to
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
@@ -24,7 +25,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v1,v2,v2-large,project}
+variants=${VARIANTS:-v1,v2,v2-large,project,project-vec4}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation}
 out=${OUT:-$(mktemp -d)}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmTileLimit } from './index';
+import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmTileLimit, setGemmVectorTiles } from './index';
 import { planTile } from './gemm-tiles';
 import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -12,18 +12,33 @@ describe('planTile', () => {
 
   it('stays at 4×4 with the limit at 4', () => {
     setGemmTileLimit(4);
-    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4 });
+    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: false });
     expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
   });
 
   it('takes 8 along dimensions over 64 with the limit at 8 (the default), where the grid stays full', () => {
     setGemmTileLimit(8);
     expect(gemmTileLimit()).toBe(8);
-    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 8, colsPerThread: 8 });
-    expect(planTile(524288, 32)).toEqual({ rowsPerThread: 8, colsPerThread: 2 });
+    expect(planTile(524288, 128)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
+    expect(planTile(524288, 32)).toMatchObject({ rowsPerThread: 8, colsPerThread: 2 });
     // 81 × 4 workgroups at 8×8: too few for a large GPU, so 64×64 tiles.
-    expect(planTile(128 * 81, 512)).toEqual({ rowsPerThread: 4, colsPerThread: 4 });
+    expect(planTile(128 * 81, 512)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
     expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
+  });
+
+  it('plans vec4 tiles only when asked, and only where both counts are multiples of 4', () => {
+    setGemmTileLimit(8);
+    expect(planTile(524288, 128).vector).toBe(false);
+    setGemmVectorTiles(true);
+    try {
+      expect(planTile(524288, 128)).toEqual({ rowsPerThread: 8, colsPerThread: 8, vector: true });
+      expect(planTile(128 * 81, 512)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: true });
+      expect(planTile(524288, 32).vector).toBe(false);
+      expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8, vector: true });
+      expect(planBackpropFilter(27, 32, 100000).vector).toBe(false);
+    } finally {
+      setGemmVectorTiles(false);
+    }
   });
 });
 
@@ -32,12 +47,16 @@ describe('planTile', () => {
  * Tolerance as in their own tests: 2e-6·√K relative to the largest |result|; measured on lavapipe: max
  * error ≤ 1.2e-6 × max|result|.
  */
-describe.skipIf(!webGpu.available)(`convolution GEMMs with 8×8 outputs per thread ${webGpu.skipReason}`, () => {
+describe.skipIf(!webGpu.available).each([false, true])(`convolution GEMMs with 8×8 outputs per thread, vec4 tiles %s ${webGpu.skipReason}`, (vector) => {
   beforeAll(async () => {
     await initWebGpu();
     setGemmTileLimit(8, 1);
+    setGemmVectorTiles(vector);
   });
-  afterAll(() => setGemmTileLimit(8));
+  afterAll(() => {
+    setGemmTileLimit(8);
+    setGemmVectorTiles(false);
+  });
 
   const random = seededRandom(61);
   const shapes = { batch: 2, height: 9, width: 10, inChannels: 70, outChannels: 130 };

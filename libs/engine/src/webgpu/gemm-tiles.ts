@@ -1,3 +1,5 @@
+import { gemmTile, type GemmTile } from './conv-gemm';
+
 /**
  * How many outputs along each of M and N one thread of the project's GEMM kernels (the convolution
  * kernels) may compute: 4 (tiles of at most 64×64 for a 16×16 workgroup) or 8 (128×128). Larger
@@ -32,13 +34,10 @@ export function outputsPerThread(dim: number): number {
  * Outputs per thread along M and N for a grid of `layers` such GEMMs (the z axis): 8 along a
  * dimension over 64 when the limit allows and the grid keeps enough workgroups, else up to 4.
  */
-export function planTile(dimM: number, dimN: number, layers = 1): { rowsPerThread: number; colsPerThread: number } {
-  const medium = { rowsPerThread: outputsPerThread(dimM), colsPerThread: outputsPerThread(dimN) };
+export function planTile(dimM: number, dimN: number, layers = 1): GemmTile {
+  const medium = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
   if (limit < 8) return medium;
-  const large = {
-    rowsPerThread: dimM > 64 ? 8 : medium.rowsPerThread,
-    colsPerThread: dimN > 64 ? 8 : medium.colsPerThread,
-  };
+  const large = gemmTile(dimM > 64 ? 8 : medium.rowsPerThread, dimN > 64 ? 8 : medium.colsPerThread);
   const workgroups = Math.ceil(dimM / (16 * large.rowsPerThread)) * Math.ceil(dimN / (16 * large.colsPerThread)) * layers;
   return workgroups >= minWorkgroups ? large : medium;
 }
