@@ -8,7 +8,29 @@ import { isResumableCheckpoint } from './checkpoint/index';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomDataset, tinySettings } from './test-fixtures';
 import { randomLatents } from './sample';
+import { initWebGpu } from './webgpu/index';
+import { webGpuForTests } from './webgpu/test-support';
 import { trainVariant, type CheckpointReport, type EpochReport, type StepProgress, type TrainHooks } from './train';
+
+const queued = vi.hoisted(() => ({ steps: 0 }));
+const webGpu = await webGpuForTests();
+
+// counts the steps queued (stepAsync calls), to see what pipelining queues ahead
+vi.mock('./trainer', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('./trainer')>();
+  return {
+    ...actual,
+    createTrainer: (...args: Parameters<typeof actual.createTrainer>) => {
+      const trainer = actual.createTrainer(...args);
+      const stepAsync = trainer.stepAsync;
+      trainer.stepAsync = (realImages) => {
+        queued.steps++;
+        return stepAsync(realImages);
+      };
+      return trainer;
+    },
+  };
+});
 
 vi.mock('@facegan/data', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@facegan/data')>();
@@ -34,6 +56,37 @@ function recordingHooks(onEpoch: TrainHooks['onEpoch'] = async () => {}) {
     },
   };
   return { steps, epochs, hooks };
+}
+
+/**
+ * Two epochs of 3 steps (12 images, batch 4), each step logged: the step records, each epoch's g_loss,
+ * the generator's images for fixed latents after the last epoch, and how many steps had been queued
+ * when each step's metrics arrived.
+ */
+async function trainRecorded(pipelined: boolean | undefined) {
+  const { steps, epochs, hooks } = recordingHooks();
+  let images: number[] = [];
+  hooks.onEpoch = async (r) => {
+    epochs.push(r);
+    images = Array.from(await r.sample(randomLatents(2, 32, 9)));
+  };
+  const queuedAtStep: number[] = [];
+  const queuedBefore = queued.steps;
+  hooks.onStep = (p) => {
+    queuedAtStep.push(queued.steps - queuedBefore);
+    steps.push(p);
+  };
+  const tensorsBefore = tf.memory().numTensors;
+  // deviceRandom: seeded dropout masks (tfjs's Dropout is not), so two runs can be compared
+  const result = await trainVariant(tinySettings({ epochs: 2, logEvery: 1 }), randomDataset(12), hooks, { pipelined, deviceRandom: true });
+  expect(tf.memory().numTensors).toBe(tensorsBefore);
+  return {
+    result,
+    steps: steps.map((p) => [p.epoch, p.step, p.globalStep, p.metrics]),
+    epochs: epochs.map((e) => e.metrics.g_loss),
+    weights: images,
+    queuedAtStep,
+  };
 }
 
 const STEP_METRICS = ['d_acc_fake', 'd_acc_real', 'd_loss_fake', 'd_loss_real', 'g_loss'];
@@ -145,6 +198,36 @@ describe('trainVariant', () => {
     expect(epochs.map((e) => e.epoch)).toEqual([1]);
   });
 
+  it('pipelined (as on webgpu): the same steps, metrics, epochs and weights as step by step', async () => {
+    const stepByStep = await trainRecorded(false);
+    const pipelined = await trainRecorded(true);
+    expect(pipelined.result).toEqual({ status: 'done', epochs: 2 });
+    expect(pipelined.steps).toHaveLength(6);
+    expect(pipelined.steps).toEqual(stepByStep.steps);
+    expect(pipelined.epochs).toEqual(stepByStep.epochs);
+    expect(pipelined.weights).toEqual(stepByStep.weights);
+    // steps queued when each step's metrics arrive: one ahead, but never across an epoch's end
+    expect(stepByStep.queuedAtStep).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pipelined.queuedAtStep).toEqual([2, 3, 3, 5, 6, 6]);
+    // the default on the CPU backends: step by step
+    expect((await trainRecorded(undefined)).queuedAtStep).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('pipelined: an abort stops once the step in flight is done, and leaks nothing', async () => {
+    const controller = new AbortController();
+    const { steps, epochs, hooks } = recordingHooks();
+    hooks.onStep = (p) => {
+      steps.push(p);
+      if (p.globalStep === 1) controller.abort();
+    };
+    const tensorsBefore = tf.memory().numTensors;
+    const result = await trainVariant(tinySettings({ epochs: 3, logEvery: 1 }), randomDataset(12), hooks, { signal: controller.signal, pipelined: true });
+    expect(result).toEqual({ status: 'aborted', epoch: 1 });
+    expect(steps.map((p) => p.globalStep)).toEqual([1]);
+    expect(epochs).toHaveLength(0);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
   // on wasm: a step there takes ~0.1 s, on cpu ~1 s
   describe('checkpoints (wasm)', () => {
     let folder: string;
@@ -227,5 +310,23 @@ describe('trainVariant', () => {
   it('rejects a dataset of another resolution', async () => {
     const { hooks } = recordingHooks();
     await expect(trainVariant(tinySettings(), randomDataset(4, 64), hooks)).rejects.toThrow(/64 px/);
+  });
+});
+
+describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`, () => {
+  beforeAll(async () => {
+    await initWebGpu();
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('pipelines by default, with the numbers of a step-by-step run', async () => {
+    const stepByStep = await trainRecorded(false);
+    const byDefault = await trainRecorded(undefined);
+    expect(byDefault.result).toEqual({ status: 'done', epochs: 2 });
+    expect(byDefault.queuedAtStep).toEqual([2, 3, 3, 5, 6, 6]);
+    expect(byDefault.steps).toEqual(stepByStep.steps);
+    expect(byDefault.weights).toEqual(stepByStep.weights);
   });
 });

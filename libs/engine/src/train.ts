@@ -72,6 +72,12 @@ export interface TrainOptions {
   resumeFrom?: string;
   /** Passed to createTrainer (see TrainerOptions.deviceRandom). */
   deviceRandom?: boolean;
+  /**
+   * Queue each step before the previous step's metrics are read back. Default: on webgpu, whose steps run
+   * asynchronously on the device; the CPU backends compute a step while queueing it, so there it would only
+   * delay the metrics (and an abort) by a step.
+   */
+  pipelined?: boolean;
 }
 
 /** The sample grid of the notebook: 4 rows of 7. */
@@ -123,6 +129,7 @@ export async function trainVariant(
   ) as tf.Tensor2D;
   const shuffleSeeds = mixSeed(train.seed, SEED_STREAM.shuffle);
   const aborted = () => options.signal?.aborted ?? false;
+  const pipelined = options.pipelined ?? tf.getBackend() === 'webgpu';
 
   try {
     for (let epoch = startEpoch; epoch <= train.epochs; epoch++) {
@@ -132,14 +139,17 @@ export async function trainVariant(
       const started = performance.now();
       const imagesPerSecond = (steps: number) => (steps * batchSize) / Math.max(1e-9, (performance.now() - started) / 1000);
 
-      for (let step = 1; step <= stepsPerEpoch; step++) {
+      const queueStep = (step: number): Promise<StepMetrics> => {
         const realImages = batchTensor(dataset, order.subarray((step - 1) * batchSize, step * batchSize));
-        let metrics: StepMetrics;
         try {
-          metrics = await trainer.stepAsync(realImages);
+          // stepAsync queues the whole step before its first await: the batch can go as soon as it returns
+          return trainer.stepAsync(realImages);
         } finally {
           realImages.dispose();
         }
+      };
+      /** Books a finished step; what to stop with, if it should stop. */
+      const finishStep = (step: number, metrics: StepMetrics): TrainResult | undefined => {
         globalStep += 1;
         if (!Number.isFinite(metrics.d_loss_real + metrics.d_loss_fake + metrics.g_loss)) {
           return { status: 'diverged', epoch };
@@ -148,8 +158,23 @@ export async function trainVariant(
         if (hooks.onStep && (step % train.logEvery === 0 || step === stepsPerEpoch)) {
           hooks.onStep({ epoch, step, stepsPerEpoch, globalStep, metrics: { ...metrics }, imagesPerSecond: imagesPerSecond(step) });
         }
-        if (aborted()) return { status: 'aborted', epoch };
-        // let timers, signals and I/O run: a step is synchronous and can take seconds
+        return aborted() ? { status: 'aborted', epoch } : undefined;
+      };
+
+      // Pipelined, step s + 1 is queued before step s's metrics are awaited, so the device does not idle
+      // while they are read back and the next step is queued.
+      const inFlight: { step: number; metrics: Promise<StepMetrics> }[] = [];
+      for (let step = 1; step <= stepsPerEpoch; step++) {
+        inFlight.push({ step, metrics: queueStep(step) });
+        while (inFlight.length > (pipelined && step < stepsPerEpoch ? 1 : 0)) {
+          const oldest = inFlight.shift() as (typeof inFlight)[number];
+          const stop = finishStep(oldest.step, await oldest.metrics);
+          if (stop) {
+            await Promise.allSettled(inFlight.map((queued) => queued.metrics));
+            return stop;
+          }
+        }
+        // let timers, signals and I/O run: a step is synchronous on the CPU backends and can take seconds
         await new Promise((resolve) => setImmediate(resolve));
       }
 
