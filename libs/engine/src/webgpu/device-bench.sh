@@ -6,7 +6,9 @@
 # workgroup tiles in the convolution GEMMs, the candidate for the next default; one process per size) and
 # PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v1 and to PyTorch fp32, and a per-kernel GPU-time comparison
-# of one profiled step at the first size.
+# of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
+# trainer runs on webgpu, and as torch_dcgan.py times: no sync inside its loop); "synced" the median step
+# awaited one by one (what ms/step meant until version 3).
 # Full logs go to $OUT (the device tool returns it).
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
@@ -72,13 +74,14 @@ torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
 v1 = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v1' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<27}{'submit':>7}{'size':>5}{'ms/step':>10}{'img/s':>10}{'disp/step':>10}{'vs v1':>8}{'vs torch fp32':>15}")
+print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'img/s':>10}{'disp/step':>10}{'vs v1':>8}{'vs torch fp32':>15}")
 for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
     vs_v1 = f"{v1[r['size']] / r['msPerStep']:.2f}x" if r['size'] in v1 else ''
     submit = str(r.get('submitBatch', ''))
     dispatches = str(r.get('dispatchesPerStep', ''))
-    print(f"{r['impl']:<27}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_v1:>8}{ratio:>14.3f}x")
+    synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
+    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_v1:>8}{ratio:>14.3f}x")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:
