@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { modelFlops } from '@facegan/model';
+import { webGpuForTests } from '../webgpu/test-support';
 import { benchSettings, benchTrainStep, prepareBenchBackend } from './train-step-bench';
+
+const webGpu = await webGpuForTests();
 
 // What the benchmark reports, on the cpu backend and a tiny model (not how fast anything is).
 describe('benchTrainStep', () => {
@@ -23,6 +26,7 @@ describe('benchTrainStep', () => {
     expect(result.executedFlops).toBe(result.stepFlops);
     expect(result.executedGflopsPerSecond).toBeCloseTo(result.gflopsPerSecond, 6);
     expect(result.cpuMsPerStep).toBeGreaterThan(0);
+    expect(result.pipelined).toBe(false);
 
     const names = result.profile?.kernels.map((row) => row.kernel) ?? [];
     expect(names).toContain('FusedConv2D');
@@ -37,5 +41,27 @@ describe('benchTrainStep', () => {
   it('refuses wasm-only options on other backends', async () => {
     await expect(prepareBenchBackend({ backend: 'cpu', threads: 2 })).rejects.toThrow(/wasm backend only/);
     await expect(prepareBenchBackend({ backend: 'cpu', stockKernels: true })).rejects.toThrow(/wasm backend only/);
+  });
+});
+
+describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason}`, () => {
+  it('times pipelined steps (its read-backs are asynchronous) and profiles the kernels by GPU time', async () => {
+    const backend = await prepareBenchBackend({ backend: 'webgpu' });
+    expect(backend.backend).toBe('webgpu');
+    try {
+      const tensors = tf.memory().numTensors;
+      const result = await benchTrainStep({ resolution: 32, width: 1 / 32, batch: 2, steps: 3, warmup: 1, profile: true });
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(result.pipelined).toBe(true);
+      expect(result.stepMs).toHaveLength(3);
+      expect(result.stepMs.every((ms) => ms > 0)).toBe(true);
+      // the project's sub-pixel kernels are registered on webgpu
+      expect(result.executedFlops).toBeLessThan(result.stepFlops);
+      const names = result.profile?.kernels.map((row) => row.kernel) ?? [];
+      expect(names).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'FaceganPhaseInterleave']));
+      expect(result.profile?.kernelMs).toBeGreaterThan(0);
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 });

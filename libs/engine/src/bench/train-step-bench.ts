@@ -1,6 +1,7 @@
 /**
  * The training-step benchmark behind `runner:bench`: times the engine's real trainer (createTrainer, a
- * discriminator update then a generator update, losses read back) on random images, and converts the
+ * discriminator update then a generator update, losses read back; on webgpu one step queued ahead, as
+ * training does) on random images, and converts the
  * median step time into images/s and effective GFLOP/s (modelFlops().trainStep: the conv and dense FLOPs
  * of the forward and backward passes, the work any implementation must do).
  */
@@ -66,7 +67,7 @@ export interface KernelProfileRow {
   kernel: string;
   /** Calls per step. */
   calls: number;
-  /** Kernel time per step (wall time around the kernel function; wasm kernels are synchronous). */
+  /** Kernel time per step: GPU time on webgpu (timestamp queries), else wall time around the kernel function (wasm and cpu kernels are synchronous). */
   ms: number;
 }
 
@@ -87,7 +88,9 @@ export interface TrainStepBenchResult {
    * as sub-pixel convolutions (modelFlops().subPixelTrainStep).
    */
   executedFlops: number;
-  /** Median wall time of a step, and every timed step. */
+  /** Steps timed with the next one queued before the previous one's metrics are read back (webgpu, as training). */
+  pipelined: boolean;
+  /** Median wall time of a step (from the previous step's metrics to its own), and every timed step. */
   msPerStep: number;
   stepMs: number[];
   /** Median process CPU time (user + system, all threads) of a step: less sensitive to a shared machine's load than wall time. */
@@ -125,25 +128,35 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
   const executedFlops = subPixelKernelsRegistered() ? flops.subPixelTrainStep : stepFlops;
   const trainer = createTrainer(settings);
   const images = tf.randomUniform([config.batch, config.resolution, config.resolution, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+  // as training runs: on webgpu one step queued ahead (TrainOptions.pipelined)
+  const pipelined = tf.getBackend() === 'webgpu';
   try {
-    for (let i = 0; i < config.warmup; i++) trainer.step(images);
+    for (let i = 0; i < config.warmup; i++) await trainer.stepAsync(images);
 
     const loadBefore = loadavg()[0];
     const stepMs: number[] = [];
     const cpuMs: number[] = [];
+    // a step's time runs from the previous step's metrics to its own
+    let cpuStart = cpuUsage();
+    let start = performance.now();
+    let inFlight = pipelined ? trainer.stepAsync(images) : undefined;
     for (let i = 0; i < config.steps; i++) {
-      const cpuStart = cpuUsage();
-      const start = performance.now();
-      trainer.step(images);
-      stepMs.push(performance.now() - start);
+      const next = pipelined && i + 1 < config.steps ? trainer.stepAsync(images) : undefined;
+      await (inFlight ?? trainer.stepAsync(images));
+      inFlight = next;
+      const now = performance.now();
+      stepMs.push(now - start);
+      start = now;
       const cpu = cpuUsage(cpuStart);
       cpuMs.push((cpu.user + cpu.system) / 1e3);
+      cpuStart = cpuUsage();
     }
     const msPerStep = median(stepMs);
     const result: TrainStepBenchResult = {
       config,
       stepFlops,
       executedFlops,
+      pipelined,
       msPerStep,
       stepMs,
       cpuMsPerStep: median(cpuMs),
@@ -152,7 +165,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,
       executedGflopsPerSecond: executedFlops / (msPerStep / 1e3) / 1e9,
     };
-    if (config.profile) result.profile = await profileSteps(() => trainer.step(images), config.steps);
+    if (config.profile) result.profile = await profileSteps(() => trainer.stepAsync(images), config.steps);
     return result;
   } finally {
     images.dispose();
@@ -160,12 +173,15 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
   }
 }
 
-/** Per-kernel time of `steps` runs of `step`, per step, largest first. */
-async function profileSteps(step: () => unknown, steps: number): Promise<TrainStepProfile> {
+/**
+ * Per-kernel time of `steps` runs of `step`, per step, largest first: on webgpu the GPU time of each
+ * kernel (timestamp queries, where the adapter has them), elsewhere the wall time around it.
+ */
+async function profileSteps(step: () => Promise<unknown>, steps: number): Promise<TrainStepProfile> {
   let wallMs = 0;
-  const info = await tf.profile(() => {
+  const info = await tf.profile(async () => {
     const start = performance.now();
-    for (let i = 0; i < steps; i++) step();
+    for (let i = 0; i < steps; i++) await step();
     wallMs = performance.now() - start;
     return 0;
   });
