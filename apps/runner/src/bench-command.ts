@@ -35,7 +35,7 @@ export async function runBenchCommand(options: BenchCommandOptions): Promise<num
     profile: options.profile ?? false,
   };
   if (options.backend === 'cpu' && options.width * options.batch > 1) {
-    process.stderr.write("note: the cpu backend takes minutes a step at this size; a tiny config is --width 0.03125 --batch 4\n");
+    process.stderr.write("note: the cpu backend takes minutes a step at this size; a tiny config is --width 0.03125 --minibatch 4\n");
   }
   if (!options.json) {
     process.stdout.write(

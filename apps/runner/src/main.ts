@@ -69,15 +69,17 @@ program
   .option('--backend <name>', `backend (${BACKENDS.join('|')})`, backendOption, 'wasm')
   .option('--resolution <px>', 'image size (a multiple of 32)', positiveInteger, 32)
   .option('--width <w>', 'filter-count multiplier of the model', positiveNumber, 0.25)
-  .option('--batch <n>', 'batch size', positiveInteger, 32)
+  // not --batch or --batch-size: Nx keeps options named --batch* for itself (`nx run runner:bench --batch 4`
+  // would hand the runner a stray "4")
+  .option('--minibatch <n>', 'batch size (images per step)', positiveInteger, 32)
   .option('--steps <n>', 'timed steps', positiveInteger, 7)
   .option('--warmup <n>', 'untimed steps first', nonNegativeInteger, 2)
   .option('--threads <n|auto>', 'wasm: XNNPACK threads (default auto: one per idle CPU, as training)', threadCount)
   .option('--stock-kernels', "wasm: tfjs's stock kernels (plus the project's Conv2DBackpropFilter, which stock lacks)")
   .option('--profile', 'also print the time per kernel')
   .option('--json', 'print one JSON line')
-  .action(async (options) => {
-    process.exitCode = await runBenchCommand(options);
+  .action(async ({ minibatch, ...options }) => {
+    process.exitCode = await runBenchCommand({ ...options, batch: minibatch });
   });
 
 function positiveNumber(value: string): number {
