@@ -3,7 +3,7 @@
  * kernels and gradient overrides, in one process on one adapter.
  *
  *   npx tsx libs/engine/src/webgpu/bench-step.ts [--resolution 64] [--batch 128] [--width 1]
- *       [--steps 10] [--warmup 3] [--variants stock,v1,v2,v2-large,project,project-vec4] [--submit-batch 15] [--profile]
+ *       [--steps 10] [--warmup 3] [--variants stock,v1,...,project-vec4-prefetch] [--submit-batch 15] [--profile]
  *
  * Variants: stock (tfjs-backend-webgpu as shipped, tf.train.adam), v1 (the first round's project
  * kernels: gradients without CPU-made tensors, GPU dropout and latents, backprop-filter GEMM;
@@ -12,7 +12,8 @@
  * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
  * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions, one G forward pass and the
  * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained),
- * project-vec4 (project with vec4 workgroup tiles in the convolution GEMMs: setGemmVectorTiles). --submit-batch sets
+ * project-vec4, project-prefetch, project-vec4-prefetch (project with the convolution GEMMs' candidate options:
+ * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -36,12 +37,13 @@ import {
   randomNormalOnGpu,
   removeWebGpuOverrides,
   setGemmTileLimit,
+  setGemmPrefetch,
   setGemmVectorTiles,
   withGpuDropout,
 } from './index';
 
-type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4';
-const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4'];
+type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4' | 'project-prefetch' | 'project-vec4-prefetch';
+const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4', 'project-prefetch', 'project-vec4-prefetch'];
 
 interface BenchOptions {
   resolution: number;
@@ -151,10 +153,11 @@ function median(values: number[]): number {
 async function benchVariant(variant: Variant, options: BenchOptions, device: string): Promise<BenchResult> {
   if (variant === 'stock') removeWebGpuOverrides();
   else installWebGpuOverrides(variant === 'v1' || variant === 'v2' ? variant : 'all');
-  // 'project-vec4': the engine's configuration with vec4 workgroup tiles in the convolution GEMMs (not yet measured on a GPU)
-  const engineLike = variant === 'project' || variant === 'project-vec4';
+  // project-*: the engine's configuration with the convolution GEMMs' candidate options (not yet measured on a GPU)
+  const engineLike = variant.startsWith('project');
   setGemmTileLimit(variant === 'v2-large' || engineLike ? 8 : 4);
-  setGemmVectorTiles(variant === 'project-vec4');
+  setGemmVectorTiles(variant.includes('vec4'));
+  setGemmPrefetch(variant.includes('prefetch'));
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions

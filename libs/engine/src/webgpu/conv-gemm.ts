@@ -22,9 +22,15 @@ export interface GemmTile {
    * reads (and of their robustness clamps) of the scalar layout. Only where both counts are multiples of 4.
    */
   vector?: boolean;
+  /**
+   * Register prefetch: each thread reads its share of the next K-tile from global memory into registers
+   * before multiplying the staged one, so those reads are in flight during the multiply (gemmMainLoop).
+   */
+  prefetch?: boolean;
 }
 
 let vectorTiles = false;
+let prefetch = false;
 
 /**
  * Whether the convolution GEMMs planned from now on use vec4 workgroup tiles where they can (GemmTile.vector).
@@ -38,14 +44,62 @@ export function gemmVectorTiles(): boolean {
   return vectorTiles;
 }
 
-/** A tile of rows × cols outputs per thread, in the layout setGemmVectorTiles asks for where it applies. */
+/** Whether the convolution GEMMs planned from now on prefetch the next K-tile (GemmTile.prefetch). Off by default until a GPU has measured it. */
+export function setGemmPrefetch(on: boolean): void {
+  prefetch = on;
+}
+
+export function gemmPrefetch(): boolean {
+  return prefetch;
+}
+
+/** A tile of rows × cols outputs per thread, in the layout and main loop setGemmVectorTiles and setGemmPrefetch ask for. */
 export function gemmTile(rowsPerThread: number, colsPerThread: number): GemmTile {
-  return { rowsPerThread, colsPerThread, vector: vectorTiles && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0 };
+  return { rowsPerThread, colsPerThread, vector: vectorTiles && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0, prefetch };
 }
 
 /** For shader keys: what distinguishes one tile's code from another's. */
 export function gemmTileKey(tile: GemmTile): string {
-  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}`;
+  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}${tile.prefetch ? '_pf' : ''}`;
+}
+
+/** How a kernel stages one K-tile: read into registers, then store them into tileA/tileB. */
+export interface GemmStaging {
+  /** WGSL declaring the registers (vars) the reads assign. */
+  registers: string;
+  /** WGSL reading the thread's share of the K-tile whose first k is `kTile` (a WGSL expression) into the registers; zeros past K. */
+  read(kTile: string): string;
+  /** WGSL storing the registers into the workgroup tiles. */
+  store: string;
+}
+
+/**
+ * WGSL: the loop over `steps` K-tiles (`steps` uniform, so the barriers stay in uniform control flow),
+ * the tile of step s starting at k = kTile(s). With GemmTile.prefetch, the next tile's reads are issued
+ * before the staged one is multiplied (one extra, all-zero read after the last).
+ */
+export function gemmMainLoop(tile: GemmTile, steps: string, kTile: (step: string) => string, staging: GemmStaging): string {
+  if (!tile.prefetch) {
+    return `
+      ${staging.registers}
+      for (var step = 0; step < ${steps}; step++) {
+        ${staging.read(kTile('step'))}
+        ${staging.store}
+        workgroupBarrier();${gemmMultiplyStaged(tile)}
+        workgroupBarrier();
+      }`;
+  }
+  return `
+      ${staging.registers}
+      ${staging.read(kTile('0'))}
+      ${staging.store}
+      workgroupBarrier();
+      for (var step = 0; step < ${steps}; step++) {
+        ${staging.read(kTile('step + 1'))}${gemmMultiplyStaged(tile)}
+        workgroupBarrier();
+        ${staging.store}
+        workgroupBarrier();
+      }`;
 }
 
 /**

@@ -15,11 +15,12 @@ import {
   gemmTile,
   gemmTileDeclarations,
   gemmTileKey,
-  gemmMultiplyStaged,
+  gemmMainLoop,
   gemmProgram,
   gemmTileOrigin,
   range,
   type ConvGeometry,
+  type GemmStaging,
   type GemmTile,
 } from './conv-gemm';
 import { ElementwiseProgram } from './elementwise-program';
@@ -63,13 +64,14 @@ function outputsPerThread(dim: number): number {
 
 /** Tile shape and split-K for a problem; `splits` forces a split count (tests). */
 export function planBackpropFilter(dimM: number, dimN: number, dimK: number, splits?: number): BackpropFilterPlan {
-  const { rowsPerThread, colsPerThread, vector } = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
+  const tile = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
+  const { rowsPerThread, colsPerThread } = tile;
   const tiles = Math.ceil(dimM / (16 * rowsPerThread)) * Math.ceil(dimN / (16 * colsPerThread));
   const kTiles = Math.ceil(dimK / TILE_K);
   const wanted = splits ?? Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT));
   const kTilesPerSplit = Math.ceil(kTiles / Math.max(1, Math.min(wanted, kTiles)));
   const kPerSplit = kTilesPerSplit * TILE_K;
-  return { rowsPerThread, colsPerThread, vector, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
+  return { ...tile, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
 }
 
 function backpropFilterGemmProgram(plan: BackpropFilterPlan, outputShape: number[]): WebGPUProgram {
@@ -83,13 +85,57 @@ function backpropFilterGemmProgram(plan: BackpropFilterPlan, outputShape: number
   });
 }
 
+/** The filter gradient's staging: A gathered from x (zero outside the image) along M, B = dy along co. */
+function backpropFilterStaging(plan: BackpropFilterPlan): GemmStaging {
+  const tileM = THREADS_PER_SIDE * plan.rowsPerThread;
+  const tileN = THREADS_PER_SIDE * plan.colsPerThread;
+  const loadsA = (tileM * TILE_K) / WORKGROUP_THREADS;
+  const loadsB = (tileN * TILE_K) / WORKGROUP_THREADS;
+  return {
+    registers: [...range(loadsA).map((r) => `var stagedA${r} = 0.0;`), ...range(loadsB).map((r) => `var stagedB${r} = 0.0;`)].join(' '),
+    read: (kTile) => `
+        ${range(loadsA)
+          .map(
+            (r) => `{
+          let k = ${kTile} + firstKA + ${(r * WORKGROUP_THREADS) / tileM};
+          stagedA${r} = 0.0;
+          if (mLoadValid && k < kEnd) {
+            let n = k / outPixels;
+            let pixel = k - n * outPixels;
+            let oh = pixel / outWidth;
+            let ow = pixel - oh * outWidth;
+            let ih = oh * uniforms.strides.x + kh - uniforms.pads.x;
+            let iw = ow * uniforms.strides.y + kw - uniforms.pads.y;
+            if (ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth) {
+              stagedA${r} = x[((n * inHeight + ih) * inWidth + iw) * inChannels + ci];
+            }
+          }
+        }`,
+          )
+          .join('\n')}
+        ${range(loadsB)
+          .map(
+            (r) => `{
+          let k = ${kTile} + firstKB + ${(r * WORKGROUP_THREADS) / tileN};
+          stagedB${r} = 0.0;
+          if (nLoadValid && k < kEnd) {
+            stagedB${r} = dy[k * uniforms.dimN + nLoad];
+          }
+        }`,
+          )
+          .join('\n')}`,
+    store: [
+      ...range(loadsA).map((r) => gemmStage(plan, 'tileA', `firstKA + ${(r * WORKGROUP_THREADS) / tileM}`, 'loadRowA', `stagedA${r}`)),
+      ...range(loadsB).map((r) => gemmStage(plan, 'tileB', `firstKB + ${(r * WORKGROUP_THREADS) / tileN}`, 'loadColB', `stagedB${r}`)),
+    ].join('\n        '),
+  };
+}
+
 function backpropFilterShader(plan: BackpropFilterPlan): string {
   const rows = plan.rowsPerThread;
   const cols = plan.colsPerThread;
   const tileM = THREADS_PER_SIDE * rows;
   const tileN = THREADS_PER_SIDE * cols;
-  const loadsA = (tileM * TILE_K) / WORKGROUP_THREADS;
-  const loadsB = (tileN * TILE_K) / WORKGROUP_THREADS;
   const store = range(rows)
     .map((i) =>
       range(cols)
@@ -132,46 +178,7 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
       ${gemmAccumulators(plan)}
 
       // The trip count comes from uniforms only, so the barriers stay in uniform control flow.
-      let steps = (uniforms.kPerSplit + ${TILE_K - 1}) / ${TILE_K};
-      for (var step = 0; step < steps; step++) {
-        let kTile = kBegin + step * ${TILE_K};
-        ${range(loadsA)
-          .map(
-            (r) => `{
-          let kLocal = firstKA + ${(r * WORKGROUP_THREADS) / tileM};
-          let k = kTile + kLocal;
-          var value = 0.0;
-          if (mLoadValid && k < kEnd) {
-            let n = k / outPixels;
-            let pixel = k - n * outPixels;
-            let oh = pixel / outWidth;
-            let ow = pixel - oh * outWidth;
-            let ih = oh * uniforms.strides.x + kh - uniforms.pads.x;
-            let iw = ow * uniforms.strides.y + kw - uniforms.pads.y;
-            if (ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth) {
-              value = x[((n * inHeight + ih) * inWidth + iw) * inChannels + ci];
-            }
-          }
-          ${gemmStage(plan, 'tileA', 'kLocal', 'loadRowA', 'value')}
-        }`,
-          )
-          .join('\n')}
-        ${range(loadsB)
-          .map(
-            (r) => `{
-          let kLocal = firstKB + ${(r * WORKGROUP_THREADS) / tileN};
-          let k = kTile + kLocal;
-          var value = 0.0;
-          if (nLoadValid && k < kEnd) {
-            value = dy[k * uniforms.dimN + nLoad];
-          }
-          ${gemmStage(plan, 'tileB', 'kLocal', 'loadColB', 'value')}
-        }`,
-          )
-          .join('\n')}
-        workgroupBarrier();${gemmMultiplyStaged(plan)}
-        workgroupBarrier();
-      }
+      ${gemmMainLoop(plan, `(uniforms.kPerSplit + ${TILE_K - 1}) / ${TILE_K}`, (step) => `kBegin + (${step}) * ${TILE_K}`, backpropFilterStaging(plan))}
 
       let splitOffset = i32(workgroupId.z) * uniforms.dimM * uniforms.dimN;
       ${range(rows)

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import {
   CONV_UNIFORMS,
-  THREADS_PER_SIDE,
   TILE_K,
   WORKGROUP_THREADS,
   channelsLastConvInfo,
@@ -15,11 +14,12 @@ import {
   gemmStage,
   gemmTileDeclarations,
   gemmTileKey,
-  gemmMultiplyStaged,
+  gemmMainLoop,
   gemmProgram,
   gemmTileOrigin,
   range,
   type ConvGeometry,
+  type GemmStaging,
   type GemmTile,
 } from './conv-gemm';
 import { planTile } from './gemm-tiles';
@@ -78,14 +78,59 @@ function backpropInputGemmProgram(plan: BackpropInputPlan, outputShape: number[]
   });
 }
 
+/** The input gradient's staging, per phase: A gathered from dy along co, B from W along ci, at one k a thread. */
+function backpropInputStaging(plan: BackpropInputPlan): GemmStaging {
+  const loadsA = plan.rowsPerThread;
+  const loadsB = plan.colsPerThread;
+  const rowStride = WORKGROUP_THREADS / TILE_K;
+  return {
+    registers: [...range(loadsA).map((r) => `var stagedA${r} = 0.0;`), ...range(loadsB).map((r) => `var stagedB${r} = 0.0;`)].join(' '),
+    read: (kTile) => `{
+        let k = ${kTile} + kLoad;
+        let kOk = k < dimK;
+        let co = k % outChannels;
+        let tap = k / outChannels;
+        let tw = tap % max(tapsW, 1);
+        let th = tap / max(tapsW, 1);
+        ${range(loadsA)
+          .map(
+            (r) => `{
+          stagedA${r} = 0.0;
+          let oh = iA${r} + offH - th;
+          let ow = jA${r} + offW - tw;
+          if (kOk && okA${r} && oh >= 0 && oh < outHeight && ow >= 0 && ow < outWidth) {
+            stagedA${r} = dy[((nA${r} * outHeight + oh) * outWidth + ow) * outChannels + co];
+          }
+        }`,
+          )
+          .join('\n')}
+        let kh = kh0 + th * uniforms.strides.x;
+        let kw = kw0 + tw * uniforms.strides.y;
+        let filterBase = (kh * filterWidth + kw) * inChannels;
+        ${range(loadsB)
+          .map(
+            (r) => `{
+          let c = nBase + firstRow + ${r * rowStride};
+          stagedB${r} = 0.0;
+          if (kOk && c < inChannels) {
+            stagedB${r} = W[(filterBase + c) * outChannels + co];
+          }
+        }`,
+          )
+          .join('\n')}
+      }`,
+    store: [
+      ...range(loadsA).map((r) => gemmStage(plan, 'tileA', 'kLoad', `firstRow + ${r * rowStride}`, `stagedA${r}`)),
+      ...range(loadsB).map((r) => gemmStage(plan, 'tileB', 'kLoad', `firstRow + ${r * rowStride}`, `stagedB${r}`)),
+    ].join('\n        '),
+  };
+}
+
 function backpropInputShader(plan: BackpropInputPlan): string {
   const rows = plan.rowsPerThread;
   const cols = plan.colsPerThread;
-  const tileM = THREADS_PER_SIDE * rows;
-  const tileN = THREADS_PER_SIDE * cols;
-  // Each thread stages tileM/16 rows of A and tileN/16 columns of B at one k (coalesced along co).
-  const loadsA = tileM / THREADS_PER_SIDE;
-  const loadsB = tileN / THREADS_PER_SIDE;
+  // Each thread stages rowsPerThread rows of A and colsPerThread columns of B at one k (coalesced along co).
+  const loadsA = rows;
   return `
     // padded rows: the stores of a warp (16 k × 2 rows) fall in distinct banks (2-way with vec4 tiles).
     ${gemmTileDeclarations(plan, true, true)}
@@ -139,46 +184,7 @@ function backpropInputShader(plan: BackpropInputPlan): string {
         stepsShared = (dimK + ${TILE_K - 1}) / ${TILE_K};
       }
       let steps = workgroupUniformLoad(&stepsShared);
-      for (var step = 0; step < steps; step++) {
-        let k = step * ${TILE_K} + kLoad;
-        let kOk = k < dimK;
-        let co = k % outChannels;
-        let tap = k / outChannels;
-        let tw = tap % max(tapsW, 1);
-        let th = tap / max(tapsW, 1);
-        ${range(loadsA)
-          .map(
-            (r) => `{
-          var value = 0.0;
-          let oh = iA${r} + offH - th;
-          let ow = jA${r} + offW - tw;
-          if (kOk && okA${r} && oh >= 0 && oh < outHeight && ow >= 0 && ow < outWidth) {
-            value = dy[((nA${r} * outHeight + oh) * outWidth + ow) * outChannels + co];
-          }
-          ${gemmStage(plan, 'tileA', 'kLoad', `firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}`, 'value')}
-        }`,
-          )
-          .join('\n')}
-        {
-          let kh = kh0 + th * uniforms.strides.x;
-          let kw = kw0 + tw * uniforms.strides.y;
-          let filterBase = (kh * filterWidth + kw) * inChannels;
-          ${range(loadsB)
-            .map(
-              (r) => `{
-            let c = nBase + firstRow + ${r * (WORKGROUP_THREADS / TILE_K)};
-            var value = 0.0;
-            if (kOk && c < inChannels) {
-              value = W[(filterBase + c) * outChannels + co];
-            }
-            ${gemmStage(plan, 'tileB', 'kLoad', `firstRow + ${r * (WORKGROUP_THREADS / TILE_K)}`, 'value')}
-          }`,
-            )
-            .join('\n')}
-        }
-        workgroupBarrier();${gemmMultiplyStaged(plan)}
-        workgroupBarrier();
-      }
+      ${gemmMainLoop(plan, 'steps', (step) => `(${step}) * ${TILE_K}`, backpropInputStaging(plan))}
 
       ${range(rows)
         .map(

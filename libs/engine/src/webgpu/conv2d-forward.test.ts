@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGemmTileLimit } from './gemm-tiles';
-import { initWebGpu, installWebGpuOverrides, setGemmVectorTiles } from './index';
-import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { initWebGpu, installWebGpuOverrides, setGemmPrefetch, setGemmVectorTiles } from './index';
+import { GEMM_MODES, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -57,18 +57,18 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
   afterAll(() => {
     setGemmTileLimit(8);
     setGemmVectorTiles(false);
+    setGemmPrefetch(false);
   });
 
   // every case with 64×64 tiles, and with 128×128 tiles forced on (a grid of one workgroup is enough)
   const cases = [...fixedCases, ...randomCases(12, 23)];
-  const tilings = [
-    { name: '64×64 tiles', set: () => setGemmTileLimit(4) },
-    { name: '128×128 tiles', set: () => setGemmTileLimit(8, 1) },
-    { name: '64×64 vec4 tiles', set: () => (setGemmTileLimit(4), setGemmVectorTiles(true)) },
-    { name: '128×128 vec4 tiles', set: () => (setGemmTileLimit(8, 1), setGemmVectorTiles(true)) },
-  ];
-  it.each(tilings.flatMap((tiling) => cases.map((c, i) => [tiling.name, i, c, tiling.set] as const)))('%s, case %i matches the cpu backend: %o', async (_tiles, index, c, setTiles) => {
-    setGemmVectorTiles(false);
+  // each code-generation mode with both tile sizes; the prefetch modes (a different loop, not different
+  // index maths) on the fixed cases only, to keep the run short on lavapipe
+  const tilings = GEMM_MODES.flatMap((mode) => [
+    { name: `64×64 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(4), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch)) },
+    { name: `128×128 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(8, 1), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch)) },
+  ]);
+  it.each(tilings.flatMap((tiling) => tiling.cases.map((c, i) => [tiling.name, i, c, tiling.set] as const)))('%s, case %i matches the cpu backend: %o', async (_tiles, index, c, setTiles) => {
     setTiles();
     const random = seededRandom(3000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
@@ -93,6 +93,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
   it.each(fixedCases.map((c, i) => [i, c] as const))('Conv2D (tf.conv2d), case %i matches the cpu backend: %o', async (index, c) => {
     setGemmTileLimit(8, 1);
     setGemmVectorTiles(false);
+    setGemmPrefetch(false);
     const random = seededRandom(4000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
     const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];

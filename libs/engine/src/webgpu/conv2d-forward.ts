@@ -15,11 +15,12 @@ import {
   gemmStage,
   gemmTileDeclarations,
   gemmTileKey,
-  gemmMultiplyStaged,
+  gemmMainLoop,
   gemmProgram,
   gemmTileOrigin,
   range,
   type ConvGeometry,
+  type GemmStaging,
   type GemmTile,
 } from './conv-gemm';
 import { planTile } from './gemm-tiles';
@@ -67,6 +68,54 @@ function forwardConvGemmProgram(plan: ForwardPlan, outputShape: number[], hasBia
   });
 }
 
+/** The forward GEMM's staging: A gathered from x along ci (zero outside the image), B = W along co. */
+function forwardStaging(plan: ForwardPlan): GemmStaging {
+  const tileN = THREADS_PER_SIDE * plan.colsPerThread;
+  const loadsA = plan.rowsPerThread;
+  const rowStrideA = WORKGROUP_THREADS / TILE_K;
+  // B is staged along co: tileN consecutive threads read one row of W.
+  const kRowsPerPassB = WORKGROUP_THREADS / tileN;
+  const loadsB = TILE_K / kRowsPerPassB;
+  return {
+    registers: [...range(loadsA).map((r) => `var stagedA${r} = 0.0;`), ...range(loadsB).map((r) => `var stagedB${r} = 0.0;`)].join(' '),
+    read: (kTile) => `{
+          let k = ${kTile} + kLoadA;
+          let kOk = k < uniforms.dimK;
+          let ci = k % inChannels;
+          let tap = k / inChannels;
+          let kw = tap % filterWidth;
+          let kh = tap / filterWidth;
+          ${range(loadsA)
+            .map(
+              (r) => `{
+            stagedA${r} = 0.0;
+            let ih = ih0A${r} + kh;
+            let iw = iw0A${r} + kw;
+            if (kOk && okA${r} && ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth) {
+              stagedA${r} = x[((nA${r} * inHeight + ih) * inWidth + iw) * inChannels + ci];
+            }
+          }`,
+            )
+            .join('\n')}
+        }
+        ${range(loadsB)
+          .map(
+            (r) => `{
+          let k = ${kTile} + firstKB + ${r * kRowsPerPassB};
+          stagedB${r} = 0.0;
+          if (nLoadOk && k < uniforms.dimK) {
+            stagedB${r} = W[k * uniforms.dimN + nBase + nLoadB];
+          }
+        }`,
+          )
+          .join('\n')}`,
+    store: [
+      ...range(loadsA).map((r) => gemmStage(plan, 'tileA', 'kLoadA', `firstRowA + ${r * rowStrideA}`, `stagedA${r}`)),
+      ...range(loadsB).map((r) => gemmStage(plan, 'tileB', `firstKB + ${r * kRowsPerPassB}`, 'nLoadB', `stagedB${r}`)),
+    ].join('\n        '),
+  };
+}
+
 function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
   const rows = plan.rowsPerThread;
   const cols = plan.colsPerThread;
@@ -74,9 +123,6 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
   const tileN = THREADS_PER_SIDE * cols;
   const loadsA = tileM / THREADS_PER_SIDE;
   const rowStrideA = WORKGROUP_THREADS / TILE_K;
-  // B is staged along co: tileN consecutive threads read one row of W.
-  const kRowsPerPassB = WORKGROUP_THREADS / tileN;
-  const loadsB = TILE_K / kRowsPerPassB;
   return `
     ${gemmTileDeclarations(plan, true, false)}
 
@@ -110,46 +156,7 @@ function forwardConvShader(plan: ForwardPlan, hasBias: boolean): string {
 
       ${gemmAccumulators(plan)}
 
-      let steps = (uniforms.dimK + ${TILE_K - 1}) / ${TILE_K};
-      for (var step = 0; step < steps; step++) {
-        let kTile = step * ${TILE_K};
-        {
-          let k = kTile + kLoadA;
-          let kOk = k < uniforms.dimK;
-          let ci = k % inChannels;
-          let tap = k / inChannels;
-          let kw = tap % filterWidth;
-          let kh = tap / filterWidth;
-          ${range(loadsA)
-            .map(
-              (r) => `{
-            var value = 0.0;
-            let ih = ih0A${r} + kh;
-            let iw = iw0A${r} + kw;
-            if (kOk && okA${r} && ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth) {
-              value = x[((nA${r} * inHeight + ih) * inWidth + iw) * inChannels + ci];
-            }
-            ${gemmStage(plan, 'tileA', 'kLoadA', `firstRowA + ${r * rowStrideA}`, 'value')}
-          }`,
-            )
-            .join('\n')}
-        }
-        ${range(loadsB)
-          .map(
-            (r) => `{
-          let kLocal = firstKB + ${r * kRowsPerPassB};
-          let k = kTile + kLocal;
-          var value = 0.0;
-          if (nLoadOk && k < uniforms.dimK) {
-            value = W[k * uniforms.dimN + nBase + nLoadB];
-          }
-          ${gemmStage(plan, 'tileB', 'kLocal', 'nLoadB', 'value')}
-        }`,
-          )
-          .join('\n')}
-        workgroupBarrier();${gemmMultiplyStaged(plan)}
-        workgroupBarrier();
-      }
+      ${gemmMainLoop(plan, `(uniforms.dimK + ${TILE_K - 1}) / ${TILE_K}`, (step) => `(${step}) * ${TILE_K}`, forwardStaging(plan))}
 
       ${range(rows)
         .map(

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
-# (see pack-device.sh): the WebGPU training-step benchmark (by default the first round's kernels, v1,
-# the second round's default v2, v2 with the forward GEMM and 128×128 tiles, and project: that with the
-# generator's sub-pixel upsample + conv, what the engine trains with, and project-vec4: that with vec4
-# workgroup tiles in the convolution GEMMs, the candidate for the next default; one process per size) and
+# (see pack-device.sh): the WebGPU training-step benchmark (by default v2-large, version 2 with the forward
+# GEMM and 128×128 tiles, measured on 2026-11-26; project, what the engine trains with now; and project with
+# the convolution GEMMs' candidate options: vec4 workgroup tiles, register prefetch of the next K-tile, both;
+# one process per size) and
 # PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
-# dispatches per step and the ratios to v1 and to PyTorch fp32, and a per-kernel GPU-time comparison
+# dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
 # trainer runs on webgpu, and as torch_dcgan.py times: no sync inside its loop); "synced" the median step
 # awaited one by one (what ms/step meant until version 3).
@@ -13,7 +13,8 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v1,v2,v2-large,project,project-vec4; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
+# VARIANTS (default v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch; v1 and v2 are the older
+# rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation;
 # empty to skip): the project variant once more at each size, in a process with FACEGAN_DAWN_FLAGS set to
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
@@ -27,7 +28,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v1,v2,v2-large,project,project-vec4}
+variants=${VARIANTS:-v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation}
 out=${OUT:-$(mktemp -d)}
@@ -71,17 +72,17 @@ import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 first = int(sys.argv[2])
 torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
-v1 = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v1' and r.get('submitBatch', 15) == 15}
+base = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v2-large' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'img/s':>10}{'disp/step':>10}{'vs v1':>8}{'vs torch fp32':>15}")
+print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}")
 for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
-    vs_v1 = f"{v1[r['size']] / r['msPerStep']:.2f}x" if r['size'] in v1 else ''
+    vs_base = f"{base[r['size']] / r['msPerStep']:.2f}x" if r['size'] in base else ''
     submit = str(r.get('submitBatch', ''))
     dispatches = str(r.get('dispatchesPerStep', ''))
     synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
-    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_v1:>8}{ratio:>14.3f}x")
+    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmTileLimit, setGemmVectorTiles } from './index';
+import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
 import { planTile } from './gemm-tiles';
-import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests, GEMM_MODES } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -12,7 +12,7 @@ describe('planTile', () => {
 
   it('stays at 4×4 with the limit at 4', () => {
     setGemmTileLimit(4);
-    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: false });
+    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: false, prefetch: false });
     expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
   });
 
@@ -26,18 +26,22 @@ describe('planTile', () => {
     expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
   });
 
-  it('plans vec4 tiles only when asked, and only where both counts are multiples of 4', () => {
+  it('plans vec4 tiles only when asked, and only where both counts are multiples of 4; prefetch when asked', () => {
     setGemmTileLimit(8);
     expect(planTile(524288, 128).vector).toBe(false);
     setGemmVectorTiles(true);
     try {
-      expect(planTile(524288, 128)).toEqual({ rowsPerThread: 8, colsPerThread: 8, vector: true });
-      expect(planTile(128 * 81, 512)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: true });
+      expect(planTile(524288, 128)).toEqual({ rowsPerThread: 8, colsPerThread: 8, vector: true, prefetch: false });
+      expect(planTile(128 * 81, 512)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4, vector: true });
       expect(planTile(524288, 32).vector).toBe(false);
       expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8, vector: true });
       expect(planBackpropFilter(27, 32, 100000).vector).toBe(false);
+      setGemmPrefetch(true);
+      expect(planTile(524288, 32)).toMatchObject({ vector: false, prefetch: true });
+      expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ vector: true, prefetch: true });
     } finally {
       setGemmVectorTiles(false);
+      setGemmPrefetch(false);
     }
   });
 });
@@ -47,15 +51,17 @@ describe('planTile', () => {
  * Tolerance as in their own tests: 2e-6·√K relative to the largest |result|; measured on lavapipe: max
  * error ≤ 1.2e-6 × max|result|.
  */
-describe.skipIf(!webGpu.available).each([false, true])(`convolution GEMMs with 8×8 outputs per thread, vec4 tiles %s ${webGpu.skipReason}`, (vector) => {
+describe.skipIf(!webGpu.available).each(GEMM_MODES)(`convolution GEMMs with 8×8 outputs per thread, $name ${webGpu.skipReason}`, ({ vector, prefetch }) => {
   beforeAll(async () => {
     await initWebGpu();
     setGemmTileLimit(8, 1);
     setGemmVectorTiles(vector);
+    setGemmPrefetch(prefetch);
   });
   afterAll(() => {
     setGemmTileLimit(8);
     setGemmVectorTiles(false);
+    setGemmPrefetch(false);
   });
 
   const random = seededRandom(61);

@@ -11,7 +11,7 @@ export { columnReduce, planColumnReduce } from './reduce';
 export { backpropInputGemm, planBackpropInput } from './conv2d-backprop-input';
 export { forwardConvGemm } from './conv2d-forward';
 export { gemmTileLimit, setGemmTileLimit } from './gemm-tiles';
-export { gemmVectorTiles, setGemmVectorTiles } from './conv-gemm';
+export { gemmPrefetch, gemmVectorTiles, setGemmPrefetch, setGemmVectorTiles } from './conv-gemm';
 export type { GemmTileLimit } from './gemm-tiles';
 export type { WebGpuOverrideSet } from './overrides';
 export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';

@@ -76,3 +76,11 @@ export async function tensorsMadeOnCpu(run: () => Promise<unknown>): Promise<num
   }
   return made;
 }
+
+/** The convolution GEMMs' code-generation options, each combination a test run (setGemmVectorTiles, setGemmPrefetch). */
+export const GEMM_MODES = [
+  { name: 'scalar tiles', vector: false, prefetch: false },
+  { name: 'vec4 tiles', vector: true, prefetch: false },
+  { name: 'scalar tiles + prefetch', vector: false, prefetch: true },
+  { name: 'vec4 tiles + prefetch', vector: true, prefetch: true },
+] as const;
