@@ -4,7 +4,7 @@
 # GEMM and 128×128 tiles, measured on 2026-11-26; project, what the engine trains with now; and project with
 # the convolution GEMMs' candidate options: vec4 workgroup tiles, register prefetch of the next K-tile, both;
 # one process per size) and
-# PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
+# the engine's own trainer (facegan-trainer-webgpu) and PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
 # trainer runs on webgpu, and as torch_dcgan.py times: no sync inside its loop); "synced" the median step
@@ -20,7 +20,8 @@
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
 # that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
-# Expected ≈ 2–3 min on an H100/H200; worst case (every run hitting its timeout) 2×150 + 2×80 + 120 s:
+# Expected ≈ 2.5–3.5 min on an H100/H200. Worst case (every run hitting its timeout) 2×150 + 120 + 100 + 2×80 s:
+# the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
 sizes=${SIZES:-64 96}
@@ -52,6 +53,19 @@ for size in $sizes; do
   [ "$size" = "$first" ] && profile="--profile"
   bench 150 "$size" --resolution "$size" --variants "$variants" $profile
 done
+echo "== PyTorch" >&2
+timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
+  > "$out/torch.log" 2> "$out/torch.err"
+echo "   exit $?" >&2
+grep '^{' "$out/torch.log" >> "$results"
+
+
+echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu)" >&2
+timeout 100 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
+  > "$out/trainer.log" 2> "$out/trainer.err"
+echo "   exit $?" >&2
+grep '^{' "$out/trainer.log" >> "$results"
+
 if [ -n "$alt_dawn" ]; then
   for size in $sizes; do
     FACEGAN_DAWN_FLAGS="$alt_dawn" bench 80 "$size-dawn-flags" --resolution "$size" --variants project
@@ -60,12 +74,6 @@ fi
 if [ -n "$alt_submit" ]; then
   bench 80 "$first-submit$alt_submit" --resolution "$first" --variants project --submit-batch "$alt_submit"
 fi
-
-echo "== PyTorch" >&2
-timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
-  > "$out/torch.log" 2> "$out/torch.err"
-echo "   exit $?" >&2
-grep '^{' "$out/torch.log" >> "$results"
 
 python3 - "$results" "$first" <<'PY' | tee "$out/summary.txt"
 import json, sys

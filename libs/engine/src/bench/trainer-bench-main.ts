@@ -1,0 +1,42 @@
+/**
+ * For the lent GPU machine (bundled by webgpu/pack-device.sh, run by webgpu/device-bench.sh): the engine's
+ * own trainer on webgpu, what `runner:bench --backend webgpu` times (createTrainer: GPU dropout masks and
+ * latents, fused Adam, the sub-pixel generator, one step queued ahead), one JSON line per size with the
+ * keys of torch_dcgan.py.
+ *
+ *   node trainer-bench.mjs --sizes 64,96 --batch 128 --width 1 --steps 6 --warmup 2
+ */
+import { parseArgs } from 'node:util';
+import { benchTrainStep, prepareBenchBackend } from './train-step-bench';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '64,96' },
+    batch: { type: 'string', default: '128' },
+    width: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '2' },
+  },
+});
+const backend = await prepareBenchBackend({ backend: 'webgpu' });
+for (const size of values.sizes.split(',').map(Number)) {
+  const batch = Number(values.batch);
+  const width = Number(values.width);
+  const result = await benchTrainStep({ resolution: size, width, batch, steps: Number(values.steps), warmup: Number(values.warmup), profile: false });
+  const line = {
+    impl: 'facegan-trainer-webgpu',
+    device: backend.device,
+    size,
+    batch,
+    width,
+    steps: result.stepMs.length,
+    msPerStep: Math.round(result.msPerStep * 100) / 100,
+    imgPerSec: Math.round(result.imagesPerSecond * 10) / 10,
+    pipelined: result.pipelined,
+    stepMs: result.stepMs.map((ms) => Math.round(ms * 100) / 100),
+    gflopsEffective: Math.round(result.gflopsPerSecond),
+    gflopsExecuted: Math.round(result.executedGflopsPerSecond),
+  };
+  console.log(JSON.stringify(line));
+}
+process.exit(0);
