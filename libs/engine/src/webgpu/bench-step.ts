@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { fusedAdam } from '../fused-adam';
-import { dawnFlags } from './dawn';
+import { dawnFlags, requestAdapter } from './dawn';
 import { onOwnTape } from '../trainer';
 import {
   initWebGpu,
@@ -350,6 +350,12 @@ async function main(): Promise<void> {
   countDispatches();
   const device = `${info.device}${info.isSoftware ? ' [software]' : ''}`;
   process.stderr.write(`webgpu on ${device}; ${options.resolution} px, batch ${options.batch}, width ${options.width}\n`);
+  // For what the next kernels could use (subgroups, shader-f16, subgroup matrices: tensor cores).
+  const adapter = await requestAdapter();
+  if (adapter) {
+    const { subgroupMatrixConfigs } = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: unknown };
+    process.stderr.write(`adapter features: ${[...adapter.features].sort().join(' ')}\nsubgroup matrix configs: ${JSON.stringify(subgroupMatrixConfigs ?? null)}\n`);
+  }
   const results: BenchResult[] = [];
   for (const variant of options.variants) {
     const result = await benchVariant(variant, options, device);

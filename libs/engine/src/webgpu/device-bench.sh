@@ -15,7 +15,8 @@
 #
 # VARIANTS (default v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch; v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
-# ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation;
+# ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation, and
+# allow_unsafe_apis, under which the log also lists the experimental adapter features such as subgroup matrices;
 # empty to skip): the project variant once more at each size, in a process with FACEGAN_DAWN_FLAGS set to
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
 # that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
@@ -31,7 +32,7 @@ steps=${STEPS:-6}
 warmup=${WARMUP:-2}
 variants=${VARIANTS:-v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch}
 alt_submit=${ALT_SUBMIT_BATCH-}
-alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation}
+alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation,allow_unsafe_apis}
 out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl
 : > "$results"
