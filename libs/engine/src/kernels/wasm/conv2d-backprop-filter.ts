@@ -40,12 +40,20 @@ import { chwoToHWIO, nhwcToCHWN, nhwcToHWNC, toChannelMajorGrid, toRowMajorGrid 
 
 /**
  * Which operand is shifted (the left, channel-major one): 'x' puts ci rows against co columns,
- * 'dy' co rows against ci columns. 'dy' when dy is the narrow one: under 8 channels and fewer than x.
+ * 'dy' co rows against ci columns; the other one is XNNPACK's packed (right) operand.
  */
 export type FilterGradRoles = 'x' | 'dy';
 
+/**
+ * The narrower operand is packed, unless it has under 8 channels (XNNPACK's column tile is 8 wide): then it
+ * goes left. Measured on 2 threads (2026-11-27, this project's 2-core box), 'dy' against 'x' where dy is
+ * the wider: the 96 px ×3 sub-pixel layer (128 → 9·128) 936/1022 against 1079/1125 ms, 16 → 32 px
+ * (256 → 4·128) 224/232 against 275/266, the discriminator's 256 → 512 at 13×13 333/350 against
+ * 377/354; and the other way where x is the wider (256 → 64 at 16×16: 'x' 57/56 ms, 'dy' 65/66).
+ */
 export function chooseFilterGradRoles(inChannels: number, outChannels: number): FilterGradRoles {
-  return outChannels < 8 && outChannels < inChannels ? 'dy' : 'x';
+  if (Math.min(inChannels, outChannels) < 8) return outChannels < inChannels ? 'dy' : 'x';
+  return outChannels > inChannels ? 'dy' : 'x';
 }
 
 /** Largest packed (fixed) operand per product: XNNPACK streams it from cache once per row tile of the other. */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createConv2DBackpropFilterKernel, filterGradChunkImages, type FilterGradRoles } from './conv2d-backprop-filter';
+import { chooseFilterGradRoles, createConv2DBackpropFilterKernel, filterGradChunkImages, type FilterGradRoles } from './conv2d-backprop-filter';
 import { planFilterGradGrid } from './conv-geometry';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from './index';
 
@@ -158,6 +158,14 @@ describe('wasm Conv2D gradient kernels', () => {
       }
     });
   }
+
+  it('packs the narrower operand of the stride-1 dW, unless it has under 8 channels', () => {
+    expect(chooseFilterGradRoles(128, 9 * 128)).toBe('dy'); // the 96 px ×3 sub-pixel layer: x packed
+    expect(chooseFilterGradRoles(256, 64)).toBe('x'); // dy packed
+    expect(chooseFilterGradRoles(128, 128)).toBe('x');
+    expect(chooseFilterGradRoles(128, 3)).toBe('dy'); // the output layer: x packed, the 3 channels on the left
+    expect(chooseFilterGradRoles(3, 32)).toBe('x');
+  });
 
   it("stride-1 Conv2DBackpropFilter agrees with cpu with either operand shifted ('x' and 'dy' roles)", async () => {
     const strideOne = [...wideStrideOneCases, ...cases.filter((c) => c.stride === 1)];
