@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSettings } from '@facegan/spec';
+import { batchNormalization } from './batch-norm';
 import { SeparateBiasConv2D } from './separate-bias-conv';
 import { UpsampleConv2D } from './upsample-conv';
 
@@ -29,6 +30,12 @@ export interface BuildOptions {
    * trainer asks for it; by default the seed's Conv2D layers.
    */
   separateConvBias?: boolean;
+  /**
+   * Both networks: each BatchNormalization as a FaceganBatchNormalization (the same weights and function;
+   * its training step is one op with the batch-norm gradient in two passes, where tfjs-layers records
+   * about a dozen ops). The trainer asks for it; by default tfjs-layers' layer.
+   */
+  fusedBatchNorm?: boolean;
 }
 
 export type DropoutLayerFactory = (rate: number, index: number) => tf.layers.Layer;
@@ -72,7 +79,7 @@ export function buildGenerator(m: ModelSettings, options: BuildOptions = {}): tf
         tf.layers.conv2d({ filters: filters(outFilters), kernelSize: 3, padding: 'same', kernelInitializer: kernelInitializer() }),
       );
     }
-    generator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
+    generator.add(batchNorm(options));
     generator.add(tf.layers.activation({ activation: 'relu' }));
   };
   upsampleBlock(256, 2); // 8 px
@@ -106,7 +113,7 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
   const convBlock = (outFilters: number, strides: number, padBottomRight = false) => {
     discriminator.add(conv(outFilters, strides));
     if (padBottomRight) discriminator.add(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }));
-    discriminator.add(tf.layers.batchNormalization({ momentum: 0.8 }));
+    discriminator.add(batchNorm(options));
     discriminator.add(tf.layers.leakyReLU({ alpha: 0.2 }));
     discriminator.add(dropout());
   };
@@ -118,6 +125,11 @@ export function buildDiscriminator(m: ModelSettings, options: BuildOptions = {})
   discriminator.add(tf.layers.flatten());
   discriminator.add(tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: kernelInitializer() }));
   return discriminator;
+}
+
+/** The seed's batch normalisation (momentum 0.8, Keras's ε 1e-3). */
+function batchNorm(options: BuildOptions): tf.layers.Layer {
+  return options.fusedBatchNorm ? batchNormalization({ momentum: 0.8 }) : tf.layers.batchNormalization({ momentum: 0.8 });
 }
 
 /** One initializer per layer: the same seed would give every same-shaped layer the same weights. */

@@ -14,3 +14,14 @@ export {
   type UpsampleConv2DArgs,
 } from './upsample-conv';
 export { SeparateBiasConv2D, type SeparateBiasConv2DArgs } from './separate-bias-conv';
+export {
+  BATCH_NORM_TRAIN_GRAD,
+  batchNormalization,
+  batchNormTraining,
+  FaceganBatchNormalization,
+  MOVING_AVERAGE,
+  updateMovingAverage,
+  type BatchNormTrainGradAttrs,
+  type BatchNormTraining,
+  type MovingAverageAttrs,
+} from './batch-norm';
