@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '@facegan/data';
-import { upsampleConv2d } from '@facegan/model';
+import { batchNormTraining, MOVING_AVERAGE, upsampleConv2d } from '@facegan/model';
 import type { Settings } from '@facegan/spec';
 import { seededRandom } from '@facegan/random';
 import { maxAbs, maxAbsDifference, randomValues } from './webgpu/test-support';
@@ -117,4 +117,53 @@ export const SUB_PIXEL_CASES: UpsampleConvCase[] = [
   { batch: 2, size: [4, 5], inChannels: 6, outChannels: 7, scale: 3 },
   { batch: 1, size: [1, 1], inChannels: 2, outChannels: 3, scale: 3 },
   { batch: 2, size: [3, 3], inChannels: 5, outChannels: 4, scale: 4 },
+];
+
+/**
+ * FaceganBatchNormalization's training op on one backend (libs/model/src/batch-norm.ts): its output, its gradients
+ * (x, γ, β) under a random linear loss, the batch mean and variance, and a moving-average update of a random
+ * vector towards the mean (the kernel where registered, else tfjs ops).
+ */
+export async function batchNormBlock(backendName: string, shape: number[], seed: number): Promise<Float32Array[]> {
+  await tf.setBackend(backendName);
+  const random = seededRandom(seed);
+  const channels = shape[shape.length - 1];
+  const size = shape.reduce((a, b) => a * b, 1);
+  const x = tf.tensor(randomValues(size, random).map((v) => 3 * v + 1), shape);
+  const scale = tf.tensor1d(randomValues(channels, random).map((v) => 1 + 0.5 * v));
+  const offset = tf.tensor1d(randomValues(channels, random));
+  const lossWeights = tf.tensor(randomValues(size, random), shape);
+  const average = tf.tensor1d(randomValues(channels, random));
+  const result = tf.tidy(() => {
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { normalized, mean, variance } = batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3);
+      tf.dispose([mean, variance]);
+      return tf.sum(tf.mul(normalized, lossWeights)) as tf.Scalar;
+    };
+    const { grads } = tf.valueAndGrads(f)([x, scale, offset]);
+    const { normalized, mean, variance } = batchNormTraining(x, scale, offset, 1e-3);
+    const moved = tf.getKernel(MOVING_AVERAGE, backendName)
+      ? (tf.engine().runKernel(MOVING_AVERAGE, { average, value: mean }, { decay: 0.2 } as unknown as tf.NamedAttrMap) as tf.Tensor)
+      : tf.sub(average, tf.mul(tf.sub(average, mean), 0.2));
+    return [normalized, ...grads, mean, variance, moved];
+  });
+  const values = await Promise.all(result.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([x, scale, offset, lossWeights, average, ...result]);
+  return values;
+}
+
+/** For each of batchNormBlock's outputs on `backendName`: the largest difference from the cpu backend's, relative to max(1, largest |cpu value|). */
+export async function batchNormErrorsAgainstCpu(backendName: string, shape: number[]): Promise<number[]> {
+  const seed = shape.reduce((a, b) => a * b, 1);
+  const reference = await batchNormBlock('cpu', shape, seed);
+  const got = await batchNormBlock(backendName, shape, seed);
+  return reference.map((values, i) => maxAbsDifference(got[i], values) / Math.max(1, maxAbs(values)));
+}
+
+/** Shapes for the batch-norm kernels' tests: channels-last, odd sizes, one and many channels, rank 2 and 4. */
+export const BATCH_NORM_SHAPES: number[][] = [
+  [2, 3, 5, 7],
+  [4, 8, 8, 32],
+  [3, 1, 1, 1],
+  [16, 9],
 ];

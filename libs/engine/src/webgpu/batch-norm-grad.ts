@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_TRAIN_GRAD, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { ElementwiseProgram } from './elementwise-program';
 import { batchNormGradSums } from './reduce';
@@ -30,13 +31,16 @@ const VECTOR_FORMULA: Record<BatchNormGradVector, string> = {
   offset: 'sums[c]',
 };
 
-/** A per-channel program over a channels-last `shape`: `expression` may use c (the channel) and r = 1/√(σ² + ε). */
-function channelProgram(variableNames: string[], shape: number[], key: string, expression: string): ElementwiseProgram {
+/**
+ * A per-channel program over a channels-last `shape`: `expression` may use c (the channel), r = 1/√(σ² + ε)
+ * and, with `count`, uniforms.count (the values per channel).
+ */
+function channelProgram(variableNames: string[], shape: number[], key: string, expression: string, count = false): ElementwiseProgram {
   return new ElementwiseProgram(
     variableNames,
     shape,
     key,
-    'channels : i32, varianceEpsilon : f32,',
+    `channels : i32, varianceEpsilon : f32,${count ? ' count : f32,' : ''}`,
     // Every input is bound: with layout 'auto' an unused one would leave the pipeline without
     // its binding, the bind group invalid and the whole submit dropped.
     `${variableNames.map((name) => `_ = ${name}[0];`).join(' ')}
@@ -79,10 +83,64 @@ function gradXWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; variance: tf.TensorIn
   );
 }
 
+/**
+ * FaceganBatchNormalization's training gradient (libs/model/src/batch-norm.ts): the sums pass, then
+ * dx = γr·(dy − s0/N − (x − μ)·r²·s1/N) in one element-wise pass, dγ = r·s1 and dβ = s0 per channel.
+ */
+function batchNormTrainGradWebGpu(
+  args: KernelArgs<{ x: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo; scale: tf.TensorInfo; dy: tf.TensorInfo }>,
+): tf.TensorInfo[] {
+  const { x, mean, variance, scale, dy } = args.inputs;
+  const { varianceEpsilon } = args.attrs as unknown as BatchNormTrainGradAttrs;
+  const backend = args.backend as WebGPUBackend;
+  const channels = variance.shape[0];
+  const count = tf.util.sizeFromShape(x.shape) / channels;
+  const sums = batchNormGradSums(backend, x, mean, dy);
+  try {
+    const dxProgram = channelProgram(
+      ['dy', 'x', 'mean', 'variance', 'scale', 'sums'],
+      x.shape,
+      'faceganBatchNormTrainGradX',
+      `scale[c] * r * (dy[index] - sums[c] / uniforms.count - (x[index] - mean[c]) * r * r * sums[channels + c] / uniforms.count)`,
+      true,
+    );
+    const dx = backend.runWebGPUProgram(dxProgram, [dy, x, mean, variance, scale, sums], 'float32', [
+      ...channelUniforms(channels, varianceEpsilon),
+      { type: 'float32', data: [count] },
+    ]);
+    const vector = (which: BatchNormGradVector) =>
+      backend.runWebGPUProgram(
+        channelProgram(['sums', 'variance', 'scale'], [channels], `faceganBatchNormGrad_${which}`, VECTOR_FORMULA[which]),
+        [sums, variance, scale],
+        'float32',
+        channelUniforms(channels, varianceEpsilon),
+      );
+    return [dx, vector('scale'), vector('offset')];
+  } finally {
+    backend.disposeData(sums.dataId);
+  }
+}
+
+/** average − (average − value)·decay: tfjs-layers' moving-average update (Sub, Multiply, Sub) in one dispatch. */
+function movingAverageWebGpu(args: KernelArgs<{ average: tf.TensorInfo; value: tf.TensorInfo }>): tf.TensorInfo {
+  const { average, value } = args.inputs;
+  const { decay } = args.attrs as unknown as MovingAverageAttrs;
+  const program = new ElementwiseProgram(
+    ['average', 'value'],
+    average.shape,
+    'faceganMovingAverage',
+    'decay : f32,',
+    'result[index] = average[index] - (average[index] - value[index]) * uniforms.decay;',
+  );
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [average, value], 'float32', [{ type: 'float32', data: [decay] }]);
+}
+
 export const batchNormGradWebGpuKernels: tf.KernelConfig[] = [
   webGpuKernel(BATCH_NORM_GRAD_SUMS_KERNEL, gradSumsWebGpu),
   webGpuKernel(BATCH_NORM_GRAD_VECTOR_KERNEL, gradVectorWebGpu),
   webGpuKernel(BATCH_NORM_GRAD_X_KERNEL, gradXWebGpu),
+  webGpuKernel(BATCH_NORM_TRAIN_GRAD, batchNormTrainGradWebGpu),
+  webGpuKernel(MOVING_AVERAGE, movingAverageWebGpu),
 ];
 
 function fusedKernelsAvailable(): boolean {

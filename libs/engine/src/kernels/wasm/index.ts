@@ -30,6 +30,7 @@ import { createFusedBatchNormKernel, createLeakyReluKernel } from './elementwise
 import { registerWasmGradients, unregisterWasmGradients, wasmGradientsRegistered } from './gradients';
 import { createCastKernel, createIdentityKernel } from './identity';
 import { createResizeNearestNeighborGradKernel } from './resize-nearest';
+import { createBatchNormTrainGradKernel, createMovingAverageKernel } from './batch-norm-train';
 import { createDeinterleaveKernel, createInterleaveKernel, createPhaseFilterGradKernel, createPhaseFilterKernel } from './sub-pixel';
 
 const BACKEND = 'wasm';
@@ -54,6 +55,9 @@ const OVERRIDES: Record<string, (stock: KernelFunc | undefined) => KernelConfig>
   FaceganSubPixelFilterGrad: createPhaseFilterGradKernel,
   FaceganPhaseInterleave: createInterleaveKernel,
   FaceganPhaseDeinterleave: createDeinterleaveKernel,
+  // @facegan/model's FaceganBatchNormalization runs its training step on these when registered
+  FaceganBatchNormTrainGrad: createBatchNormTrainGradKernel,
+  FaceganMovingAverage: createMovingAverageKernel,
 };
 
 /** What was registered before us, per kernel name (undefined: nothing), to fall back to / restore. */
