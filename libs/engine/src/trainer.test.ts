@@ -127,11 +127,11 @@ describe('createTrainer', () => {
     expect(generatorUpdate).toMatchObject({ discriminatorChanged: false, generatorChanged: true });
   });
 
-  it('updates the BatchNormalization moving statistics while training, not while sampling', () => {
+  it('updates the batch-norm moving statistics while training, not while sampling', () => {
     trainer = createTrainer(settings);
     const movingStats = (model: tf.LayersModel) =>
       model.layers
-        .filter((layer) => layer.getClassName() === 'BatchNormalization')
+        .filter((layer) => layer.getClassName() === 'FaceganBatchNormalization')
         .flatMap((layer) => layer.nonTrainableWeights.map((w) => Array.from(w.read().dataSync())));
     const generatorStart = movingStats(trainer.generator);
     const discriminatorStart = movingStats(trainer.discriminator);

@@ -123,12 +123,14 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   const deviceDropout: DropoutLayerFactory = (rate, index) => new GpuDropout({ rate, seed: mixSeed(dropoutSeeds, index) });
 
   // fused upsample + conv blocks: the same function and weights, half the work where the backend has the kernels
-  const generator = buildGenerator(model, { seed: mixSeed(train.seed, SEED_STREAM.generatorWeights), fusedUpsampling: true });
+  // batch norm's training step as one op with a two-pass gradient (FaceganBatchNormalization): the same function and weights
+  const generator = buildGenerator(model, { seed: mixSeed(train.seed, SEED_STREAM.generatorWeights), fusedUpsampling: true, fusedBatchNorm: true });
   const discriminator = buildDiscriminator(model, {
     seed: mixSeed(train.seed, SEED_STREAM.discriminatorWeights),
     dropoutLayer: deviceRandom ? deviceDropout : undefined,
     // conv + bias add: the fused conv computes D's filter gradients in the generator update too, for nothing
     separateConvBias: true,
+    fusedBatchNorm: true,
   });
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   const discriminatorVariables = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);

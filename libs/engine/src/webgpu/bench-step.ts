@@ -11,7 +11,8 @@
  * GEMM, 64×64 GEMM tiles, fused Adam), v2-large (v2 plus the forward GEMM and 128×128 tiles where the
  * grid stays full, measured as the fastest on 2026-11-26), project (what the engine trains with now:
  * v2-large with the generator's upsample + conv blocks as sub-pixel convolutions, one G forward pass and the
- * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained),
+ * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained, and
+ * batch norm as FaceganBatchNormalization),
  * project-vec4, project-prefetch, project-vec4-prefetch (project with the convolution GEMMs' candidate options:
  * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
@@ -161,8 +162,8 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
-  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: engineLike });
-  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2, separateConvBias: engineLike });
+  const generator = buildGenerator(modelSettings, { seed: 1, fusedUpsampling: engineLike, fusedBatchNorm: engineLike });
+  const builtDiscriminator = buildDiscriminator(modelSettings, { seed: 2, separateConvBias: engineLike, fusedBatchNorm: engineLike });
   // TODO(model): once buildDiscriminator takes a dropout-layer factory, pass GpuDropout there instead.
   const discriminator = project ? withGpuDropout(builtDiscriminator, 3) : builtDiscriminator;
   const generatorVariables = generator.trainableWeights.map((w) => w.read() as tf.Variable);
