@@ -12,11 +12,14 @@ import * as tf from '@tensorflow/tfjs';
  *
  *   dx = γ·r·(dy − s0/N − (x − μ)·r²·s1/N),   dγ = r·s1,   dβ = s0
  *
- * two passes over the activation. Backends opt in by registering the kernels below (the engine does for
+ * two passes over the activation. The batch variance can be one pass too (BATCH_VARIANCE, after the mean).
+ * Backends opt in by registering the kernels below (the engine does for
  * wasm and webgpu); elsewhere the same formulas run as tfjs ops, and the moving averages as tfjs-layers'.
  */
 export const BATCH_NORM_TRAIN_GRAD = 'FaceganBatchNormTrainGrad';
 export const MOVING_AVERAGE = 'FaceganMovingAverage';
+/** Inputs x, mean: the mean of (x − mean)² over every axis but the last (tf.moments' variance, in one pass). */
+export const BATCH_VARIANCE = 'FaceganBatchVariance';
 
 /** Inputs x, mean, variance, scale, dy; outputs dx, dScale, dOffset. */
 export interface BatchNormTrainGradAttrs {
@@ -50,9 +53,14 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.T
   let variance: tf.Tensor1D | undefined;
   const normalized = tf.customGrad((...args: unknown[]) => {
     const [input, gamma, beta, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const moments = tf.moments(input, axes);
-    mean = tf.keep(moments.mean as tf.Tensor1D);
-    variance = tf.keep(moments.variance as tf.Tensor1D);
+    if (registered(BATCH_VARIANCE)) {
+      mean = tf.keep(tf.mean(input, axes) as tf.Tensor1D);
+      variance = tf.keep(run(BATCH_VARIANCE, { x: input, mean }, {}) as tf.Tensor1D);
+    } else {
+      const moments = tf.moments(input, axes);
+      mean = tf.keep(moments.mean as tf.Tensor1D);
+      variance = tf.keep(moments.variance as tf.Tensor1D);
+    }
     save([input, mean, variance, gamma]);
     return {
       value: tf.batchNorm(input, mean, variance, beta, gamma, epsilon),

@@ -16,6 +16,7 @@ export {
 export { SeparateBiasConv2D, type SeparateBiasConv2DArgs } from './separate-bias-conv';
 export {
   BATCH_NORM_TRAIN_GRAD,
+  BATCH_VARIANCE,
   batchNormalization,
   batchNormTraining,
   FaceganBatchNormalization,

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_TRAIN_GRAD, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
+import { BATCH_NORM_TRAIN_GRAD, BATCH_VARIANCE, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { ElementwiseProgram } from './elementwise-program';
-import { batchNormGradSums } from './reduce';
+import { batchNormGradSums, batchVariance } from './reduce';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
@@ -141,6 +141,7 @@ export const batchNormGradWebGpuKernels: tf.KernelConfig[] = [
   webGpuKernel(BATCH_NORM_GRAD_X_KERNEL, gradXWebGpu),
   webGpuKernel(BATCH_NORM_TRAIN_GRAD, batchNormTrainGradWebGpu),
   webGpuKernel(MOVING_AVERAGE, movingAverageWebGpu),
+  webGpuKernel<{ x: tf.TensorInfo; mean: tf.TensorInfo }>(BATCH_VARIANCE, ({ inputs, backend }) => batchVariance(backend as WebGPUBackend, inputs.x, inputs.mean)),
 ];
 
 function fusedKernelsAvailable(): boolean {

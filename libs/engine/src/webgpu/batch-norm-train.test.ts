@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_TRAIN_GRAD, MOVING_AVERAGE } from '@facegan/model';
+import { BATCH_NORM_TRAIN_GRAD, BATCH_VARIANCE, MOVING_AVERAGE } from '@facegan/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_NORM_SHAPES, batchNormBlock, batchNormErrorsAgainstCpu } from '../test-fixtures';
 import { initWebGpu } from './index';
@@ -15,6 +15,7 @@ describe.skipIf(!webGpu.available)(`FaceganBatchNormalization's kernels on webgp
   it('are registered', () => {
     expect(tf.getKernel(BATCH_NORM_TRAIN_GRAD, 'webgpu')).toBeDefined();
     expect(tf.getKernel(MOVING_AVERAGE, 'webgpu')).toBeDefined();
+    expect(tf.getKernel(BATCH_VARIANCE, 'webgpu')).toBeDefined();
   });
 
   // output, dx, dγ, dβ, mean, variance, moving average: float32 sums in another order than the cpu's

@@ -41,10 +41,13 @@ export function planColumnReduce(rows: number, cols: number, splits?: number): C
 }
 
 /**
- * What pass 1 sums per column c of row r: 'x' is x[r, c]; 'batchNormGrad' is two sums at once,
- * dy[r, c] and dy[r, c]·(x[r, c] − mean[c]) (inputs x, mean, dy), written as rows 0 and 1 of [2, C].
+ * What pass 1 sums per column c of row r: 'x' is x[r, c]; 'centredSquare' is (x[r, c] − mean[c])² (inputs x,
+ * mean); 'batchNormGrad' is two sums at once, dy[r, c] and dy[r, c]·(x[r, c] − mean[c]) (inputs x, mean, dy),
+ * written as rows 0 and 1 of [2, C].
  */
-export type ColumnSumMode = 'x' | 'batchNormGrad';
+export type ColumnSumMode = 'x' | 'centredSquare' | 'batchNormGrad';
+
+const MODE_INPUTS: Record<ColumnSumMode, string[]> = { x: ['x'], centredSquare: ['x', 'mean'], batchNormGrad: ['x', 'mean', 'dy'] };
 
 class ColumnPartialSumProgram implements WebGPUProgram {
   variableNames: string[];
@@ -61,21 +64,23 @@ class ColumnPartialSumProgram implements WebGPUProgram {
     this.outputShape = outputShape;
     this.colsPerWorkgroup = plan.colsPerWorkgroup;
     this.mode = mode;
-    this.variableNames = mode === 'x' ? ['x'] : ['x', 'mean', 'dy'];
+    this.variableNames = MODE_INPUTS[mode];
     this.dispatch = [Math.ceil(plan.cols / plan.colsPerWorkgroup), plan.splits, 1];
     this.shaderKey = `faceganColumnPartialSum_${mode}_${plan.colsPerWorkgroup}`;
   }
 
   getUserCode(): string {
     const lanes = WORKGROUP_THREADS / this.colsPerWorkgroup;
-    const sums = this.mode === 'x' ? ['sum0'] : ['sum0', 'sum1'];
-    const accumulate =
-      this.mode === 'x'
-        ? 'sum0 += x[row * uniforms.cols + col];'
-        : `let at = row * uniforms.cols + col;
+    const sums = this.mode === 'batchNormGrad' ? ['sum0', 'sum1'] : ['sum0'];
+    const accumulate = {
+      x: 'sum0 += x[row * uniforms.cols + col];',
+      centredSquare: `let d = x[row * uniforms.cols + col] - centre;
+            sum0 += d * d;`,
+      batchNormGrad: `let at = row * uniforms.cols + col;
             let g = dy[at];
             sum0 += g;
-            sum1 += g * (x[at] - centre);`;
+            sum1 += g * (x[at] - centre);`,
+    }[this.mode];
     const reduceSteps: string[] = [];
     for (let stride = lanes / 2; stride >= 1; stride /= 2) {
       reduceSteps.push(`
@@ -158,6 +163,12 @@ export function columnReduce(
   return columnSums(backend, [x], 'x', reducedAxes, outputShape, mean ? 'mean' : 'sum', splits);
 }
 
+/** The batch variance per channel, mean of (x − mean)² over x [R, C]'s rows, given the mean [C] (tf.moments' second pass in one). */
+export function batchVariance(backend: WebGPUBackend, x: tf.TensorInfo, mean: tf.TensorInfo, splits?: number): tf.TensorInfo {
+  const channels = x.shape[x.shape.length - 1];
+  return columnSums(backend, [x, mean], 'centredSquare', x.shape.length - 1, [channels], 'mean', splits);
+}
+
 /**
  * The two per-channel sums of the batch-norm gradient in one pass over x and dy [R, C]:
  * [Σ dy, Σ dy·(x − mean)] as a [2, C] tensor. `splits` forces the row split (tests).
@@ -185,7 +196,7 @@ function columnSums(
   const shape = inputs[0].shape;
   const rows = shape.slice(0, reducedAxes).reduce((a, b) => a * b, 1);
   const cols = shape.slice(reducedAxes).reduce((a, b) => a * b, 1);
-  const outputsPerCol = mode === 'x' ? 1 : 2;
+  const outputsPerCol = mode === 'batchNormGrad' ? 2 : 1;
   const plan = planColumnReduce(rows, cols, splits);
   const scale = kind === 'mean' ? 1 / rows : 1;
   const uniforms = (applied: number) => [
