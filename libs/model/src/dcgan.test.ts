@@ -262,18 +262,20 @@ describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)',
 describe('modelFlops', () => {
   /**
    * 2 · multiply-adds of every Conv2D and Dense layer, read from the built model; an UpsampleConv2D of
-   * size s counts as the sub-pixel convolution it runs: a 2×2 filter, s²·filters outputs, over its input
-   * padded by 1.
+   * size s counts as the sub-pixel convolutions it runs (upsample-conv.ts).
    */
   function countedForwardFlops(model: tf.LayersModel): number {
     let multiplyAdds = 0;
     for (const layer of model.layers) {
       const kernel = layer.getWeights()[0];
       if (layer instanceof UpsampleConv2D) {
+        // its phase groups: 2×2 windows over the input padded by 1 on both axes (edge × edge phases), 2×1 and
+        // 1×2 (edge × middle), 1×1 (middle × middle); 4 phases in the first, 2(s−2), 2(s−2), (s−2)²
         const [, height, width] = layer.outputShape as number[];
         const [, , cin, cout] = kernel.shape;
         const s = layer.size;
-        multiplyAdds += (height / s + 1) * (width / s + 1) * 2 * 2 * cin * (s * s * cout);
+        const [h, w, m] = [height / s, width / s, s - 2];
+        multiplyAdds += cin * cout * (16 * (h + 1) * (w + 1) + 4 * m * ((h + 1) * w + h * (w + 1)) + m * m * h * w);
       } else if (['Conv2D', 'FaceganSeparateBiasConv2D'].includes(layer.getClassName())) {
         const [, height, width] = layer.outputShape as number[];
         const [kh, kw, cin, cout] = kernel.shape;

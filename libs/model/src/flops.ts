@@ -1,5 +1,6 @@
 import type { ModelSettings } from '@facegan/spec';
 import { assertResolution, scaledFilters } from './dcgan';
+import { phaseGroups } from './upsample-conv';
 
 export interface ModelFlops {
   /** One generator forward pass over `batch` latent vectors. */
@@ -10,8 +11,9 @@ export interface ModelFlops {
   trainStep: number;
   /**
    * trainStep as the engine runs it with the generator's upsample ×s + conv blocks fused into sub-pixel
-   * convolutions (UpsampleConv2D): 4·s²·(h+1)² instead of 9·s²·h² multiply-adds per channel pair for an
-   * h×h input. trainStep stays the figure speeds are quoted against ("effective" FLOP/s).
+   * convolutions (UpsampleConv2D): 16·(h+1)² for s = 2, 16·(h+1)² + 8·(s−2)·(h+1)·h + (s−2)²·h² from s = 3,
+   * instead of 9·s²·h² multiply-adds per channel pair for an h×h input. trainStep stays the figure speeds are
+   * quoted against ("effective" FLOP/s).
    */
   subPixelTrainStep: number;
 }
@@ -47,9 +49,15 @@ function conv3x3(size: number, inChannels: number, outChannels: number): number 
   return size * size * 9 * inChannels * outChannels;
 }
 
-/** Multiply-adds of the sub-pixel form of upsample ×scale + 3×3 'same' conv from an inSize×inSize map. */
+/**
+ * Multiply-adds of the sub-pixel form of upsample ×scale + 3×3 'same' conv from an inSize×inSize map: one
+ * convolution per phase group (UpsampleConv2D), each a kh×kw window over a map of (inSize + padding)² positions.
+ */
 function subPixelConv(inSize: number, scale: number, inChannels: number, outChannels: number): number {
-  return (inSize + 1) * (inSize + 1) * 4 * scale * scale * inChannels * outChannels;
+  return phaseGroups(scale).reduce((sum, g) => {
+    const positions = (inSize + (g.rowEdge ? 1 : 0)) * (inSize + (g.colEdge ? 1 : 0));
+    return sum + positions * g.filterHeight * g.filterWidth * g.rows * g.cols * inChannels * outChannels;
+  }, 0);
 }
 
 function generatorMultiplyAdds(m: ModelSettings, subPixel: boolean): number {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { subPixelKernelsRegistered } from '@facegan/model';
+import { phaseGroups, subPixelKernelsRegistered } from '@facegan/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerCpuKernelFixes } from '../../cpu-kernels';
 import { SUB_PIXEL_CASES, upsampleConvBlock, upsampleConvErrorsAgainstCpu, type UpsampleConvCase } from '../../test-fixtures';
@@ -27,35 +27,39 @@ describe('sub-pixel upsample + conv on wasm', () => {
     errors.forEach((error, i) => expect(error, `output ${i}`).toBeLessThanOrEqual(2e-6));
   });
 
-  it.each([2, 3, 4])('the adjoint kernels are adjoints (<A x, y> = <x, Aᵀ y>), scale %i', (scale) => {
+  it.each([2, 3, 4])('the adjoint kernels are adjoints (<A x, y> = <x, Aᵀ y>), scale %i, every phase group', (scale) => {
     const random = seededRandom(9 + scale);
-    const [ci, co, phases] = [3, 4, scale * scale];
-    const w = randomValues(9 * ci * co, random);
-    const dk = randomValues(4 * phases * ci * co, random);
-    const k = new Float32Array(4 * phases * ci * co);
-    const dw = new Float32Array(9 * ci * co);
-    phaseFilter(w, ci, co, k, scale);
-    phaseFilterGrad(dk, ci, co, dw, scale);
+    const [ci, co] = [3, 4];
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i], 0);
-    expect(dot(k, dk)).toBeCloseTo(dot(w, dw), 4);
+    const groups = phaseGroups(scale);
+    for (const g of groups) {
+      const depth = g.rows * g.cols * co;
+      const w = randomValues(9 * ci * co, random);
+      const dk = randomValues(g.filterHeight * g.filterWidth * ci * depth, random);
+      const k = new Float32Array(dk.length);
+      const dw = new Float32Array(9 * ci * co);
+      phaseFilter(w, ci, co, k, scale, g.group);
+      phaseFilterGrad(dk, ci, co, dw, scale, g.group);
+      expect(dot(k, dk), `group ${g.group}`).toBeCloseTo(dot(w, dw), 4);
+    }
 
-    // the interleave kernels work inside one buffer (the wasm heap): z, y, dy and dz side by side
-    const zShape = [2, 4, 5, phases * co];
-    const yShape = [2, 3 * scale, 4 * scale, co];
-    const zSize = zShape.reduce((a, b) => a * b);
+    // the interleave works inside one buffer (the wasm heap): every group's z and dz, y and dy side by side
+    const [batch, h, w] = [2, 3, 4];
+    const yShape = [batch, scale * h, scale * w, co];
     const ySize = yShape.reduce((a, b) => a * b);
-    const memory = new Float32Array(2 * (zSize + ySize));
-    const [zAt, yAt, dyAt, dzAt] = [0, zSize, zSize + ySize, zSize + 2 * ySize];
-    memory.set(randomValues(zSize, random), zAt);
+    const zSizes = groups.map((g) => batch * (h + (g.rowEdge ? 1 : 0)) * (w + (g.colEdge ? 1 : 0)) * g.rows * g.cols * co);
+    const zTotal = zSizes.reduce((a, b) => a + b);
+    const memory = new Float32Array(2 * (zTotal + ySize));
+    const zAt = zSizes.map((_, i) => zSizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const [yAt, dyAt, dzBase] = [zTotal, zTotal + ySize, zTotal + 2 * ySize];
+    memory.set(randomValues(zTotal, random), 0);
     memory.set(randomValues(ySize, random), dyAt);
-    interleavePhases(memory, zAt, zShape, yAt, scale);
-    deinterleavePhases(memory, dyAt, yShape, dzAt, scale);
-    const [z, y, dy, dz] = [
-      memory.subarray(zAt, zAt + zSize),
-      memory.subarray(yAt, yAt + ySize),
-      memory.subarray(dyAt, dyAt + ySize),
-      memory.subarray(dzAt, dzAt + zSize),
-    ];
+    interleavePhases(memory, groups.map((g, i) => ({ group: g.group, at: zAt[i] })), yShape, yAt, scale);
+    groups.forEach((g, i) => deinterleavePhases(memory, dyAt, yShape, { group: g.group, at: dzBase + zAt[i] }, scale));
+    const y = memory.subarray(yAt, yAt + ySize);
+    const dy = memory.subarray(dyAt, dyAt + ySize);
+    const z = memory.subarray(0, zTotal);
+    const dz = memory.subarray(dzBase, dzBase + zTotal);
     expect(dot(y, dy)).toBeCloseTo(dot(z, dz), 4);
   });
 
