@@ -67,8 +67,8 @@ describe('FaceganBatchNormalization', () => {
 
   it("keeps no more tensors than tfjs-layers' layer, in training mode, under a gradient or not", () => {
     const x = tf.randomNormal([2, 3, 3, 4]);
-    // tfjs-layers' own BatchNormalization keeps one tensor more after each training call (tfjs 4.22):
-    // the subclass must not add to that
+    // tfjs 4.22 counts one tensor more after each training-mode call of tfjs-layers' own BatchNormalization
+    // made outside minimize() (none in the trainer's steps, tested in libs/engine): the subclass must not add to it
     const growth = (layer: tf.layers.Layer) => {
       layer.apply(x, { training: true });
       const before = tf.memory().numTensors;
