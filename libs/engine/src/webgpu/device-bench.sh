@@ -101,16 +101,16 @@ if profiled:
         for k in r['topKernels']:
             if k['name'] not in names:
                 names.append(k['name'])
-    header = ''.join(f"{r['impl'].replace('tfjs-webgpu-', ''):>18}" for r in profiled)
+    header = ''.join(f"{r['impl'].replace('tfjs-webgpu-', ''):>22}" for r in profiled)
     print(f"{'kernel':<28}{header}")
     for name in names:
         cells = ''
         for r in profiled:
             k = next((k for k in r['topKernels'] if k['name'] == name), None)
-            cells += f"{(str(k['ms']) + ' (' + str(k['calls']) + ')') if k else '·':>18}"
+            cells += f"{(str(k['ms']) + ' (' + str(k['calls']) + ')') if k else '·':>22}"
         print(f"{name:<28}{cells}")
-    totals = ''.join(f"{(str(r['profile']['kernelMs']) + ' ms'):>18}" for r in profiled)
-    calls = ''.join(f"{(str(r['profile']['kernelCalls']) + ' / ' + str(r['profile']['dispatches'])):>18}" for r in profiled)
+    totals = ''.join(f"{(str(r['profile']['kernelMs']) + ' ms'):>22}" for r in profiled)
+    calls = ''.join(f"{(str(r['profile']['kernelCalls']) + ' / ' + str(r['profile']['dispatches'])):>22}" for r in profiled)
     print(f"{'all kernels: GPU time':<28}{totals}")
     print(f"{'kernel calls / dispatches':<28}{calls}")
 PY
