@@ -1,14 +1,14 @@
 /**
  * FaceganBatchNormalization's kernels (libs/model/src/batch-norm.ts) on 'wasm': the training gradient and the
- * moving-average update. The full-size passes run on XNNPACK (x − μ, dy·(x − μ), the per-channel sums by
- * average pooling, and dx as two per-channel affine maps and an add); only per-channel vectors in JavaScript.
+ * moving-average update. The full-size passes run on XNNPACK (the sums as for tfjs's batch-norm gradient,
+ * gradients.ts, and dx as two per-channel affine maps and an add); only per-channel vectors in JavaScript.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BATCH_NORM_TRAIN_GRAD, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
-import { channelSums } from './broadcast-kernels';
 import { heapView, runWasmKernel, withScratch } from './compose';
 import { scaleChannels } from './elementwise-kernels';
+import { batchNormGradSums } from './gradients';
 
 /**
  * Inputs x, mean, variance, scale, dy (channels last); outputs dx, dScale, dOffset. With r = 1/√(σ² + ε),
@@ -25,18 +25,12 @@ export function createBatchNormTrainGradKernel(): tf.KernelConfig {
     return withScratch(backend, (scratch) => {
       // rank 4 for the per-channel depthwise convolutions: [rows, 1, 1, channels] views, no copies
       const as4d = (info: tf.TensorInfo) => (info.shape.length === 4 ? info : scratch.view(info, 0, [rows, 1, 1, channels]));
-      const centred = scratch.run(tf.Sub, { a: as4d(x), b: mean });
-      const product = scratch.run(tf.Multiply, { a: as4d(dy), b: centred });
-      const s0 = channelSums(scratch, dy, rows, channels);
-      const s1 = channelSums(scratch, product, rows, channels);
+      const { centred, s0, s1, r } = batchNormGradSums(scratch, as4d(x), mean, variance, as4d(dy), varianceEpsilon);
       const gamma = heapView(backend, scale);
-      const varianceValues = heapView(backend, variance);
       const dyScale = new Float64Array(channels);
       const dyShift = new Float64Array(channels);
       const centredScale = new Float64Array(channels);
-      const r = new Float64Array(channels);
       for (let c = 0; c < channels; c++) {
-        r[c] = 1 / Math.sqrt(varianceValues[c] + varianceEpsilon);
         dyScale[c] = gamma[c] * r[c];
         dyShift[c] = (-dyScale[c] * s0[c]) / rows;
         centredScale[c] = (-dyScale[c] * r[c] * r[c] * s1[c]) / rows;

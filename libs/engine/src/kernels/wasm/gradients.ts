@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { channelSums } from './broadcast-kernels';
-import { heapView, runWasmKernel, withScratch } from './compose';
+import { heapView, runWasmKernel, withScratch, type Scratch } from './compose';
 import { scaleChannels } from './elementwise-kernels';
 
 export const WASM_BATCH_NORM_GRAD = 'FaceganWasmBatchNormGrad';
@@ -50,20 +50,11 @@ export const wasmBatchNormGradKernel: tf.KernelConfig = {
     const { x, mean, variance, scale, dy } = args.inputs as Record<string, tf.TensorInfo>;
     const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
     const channels = x.shape[x.shape.length - 1];
-    const rows = tf.util.sizeFromShape(x.shape) / channels;
     return withScratch(backend, (scratch) => {
-      const centred = scratch.run(tf.Sub, { a: x, b: mean });
-      const product = scratch.run(tf.Multiply, { a: dy, b: centred });
-      const s0 = channelSums(scratch, dy, rows, channels);
-      const s1 = channelSums(scratch, product, rows, channels);
+      const { s0, s1, r } = batchNormGradSums(scratch, x, mean, variance, dy, varianceEpsilon);
       const gamma = heapView(backend, scale);
-      const varianceValues = heapView(backend, variance);
-      const r = new Float64Array(channels);
       const dxScale = new Float64Array(channels);
-      for (let c = 0; c < channels; c++) {
-        r[c] = 1 / Math.sqrt(varianceValues[c] + varianceEpsilon);
-        dxScale[c] = gamma[c] * r[c];
-      }
+      for (let c = 0; c < channels; c++) dxScale[c] = gamma[c] * r[c];
       const dx =
         x.shape.length === 4
           ? scaleChannels(scratch, dy, dxScale)
@@ -81,6 +72,38 @@ export const wasmBatchNormGradKernel: tf.KernelConfig = {
     });
   },
 };
+
+export interface BatchNormGradSums {
+  /** x − μ (owned by the scratch). */
+  centred: tf.TensorInfo;
+  /** Per channel: Σ dy, Σ dy·(x − μ), and r = 1/√(σ² + ε). */
+  s0: Float64Array;
+  s1: Float64Array;
+  r: Float64Array;
+}
+
+/**
+ * What every batch-norm gradient starts from, for a channels-last x and dy of the same shape (any rank;
+ * the centred tensor has theirs): x − μ and the product on XNNPACK, the sums by channelSums.
+ */
+export function batchNormGradSums(
+  scratch: Scratch,
+  x: tf.TensorInfo,
+  mean: tf.TensorInfo,
+  variance: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  varianceEpsilon: number,
+): BatchNormGradSums {
+  const channels = x.shape[x.shape.length - 1];
+  const rows = tf.util.sizeFromShape(x.shape) / channels;
+  const centred = scratch.run(tf.Sub, { a: x, b: mean });
+  const product = scratch.run(tf.Multiply, { a: dy, b: centred });
+  const s0 = channelSums(scratch, dy, rows, channels);
+  const s1 = channelSums(scratch, product, rows, channels);
+  const varianceValues = heapView(scratch.backend, variance);
+  const r = Float64Array.from({ length: channels }, (_, c) => 1 / Math.sqrt(varianceValues[c] + varianceEpsilon));
+  return { centred, s0, s1, r };
+}
 
 const onWasm = () => tf.getBackend() === 'wasm';
 
