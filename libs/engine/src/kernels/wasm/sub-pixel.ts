@@ -108,13 +108,13 @@ export interface GroupPhases {
  * For each output row of phase kind `rowEdge` and each output column: where its run of co values starts in
  * that row's group tensor (less the row's own part), and which group. Rows of one kind read two groups.
  */
-function columnPlan(scale: number, width: number, co: number, rowEdge: boolean): { group: number; offset: number }[] {
+function columnPlan(scale: number, width: number, co: number, rowEdge: boolean): { group: number; offset: number; column: number }[] {
   return Array.from({ length: scale * width }, (_, col) => {
     const c = col % scale;
     const axis = phaseAxis(scale, c);
     const g = phaseGroup(scale, (rowEdge ? 0 : 2) + (axis.edge ? 0 : 1));
     const depth = g.rows * g.cols * co;
-    return { group: g.group, offset: (Math.floor(col / scale) + axis.offset) * depth + axis.index * co };
+    return { group: g.group, offset: (Math.floor(col / scale) + axis.offset) * depth + axis.index * co, column: col };
   });
 }
 
@@ -133,40 +133,39 @@ export function deinterleavePhases(memory: Float32Array, dyAt: number, yShape: r
   const g = phaseGroup(scale, dz.group);
   const size = batch * (yh / scale + (g.rowEdge ? 1 : 0)) * (yw / scale + (g.colEdge ? 1 : 0)) * g.rows * g.cols * co;
   memory.fill(0, dz.at, dz.at + size);
-  forEachRun([dz], yShape, scale, (zAt, yOffset) => memory.copyWithin(zAt, dyAt + yOffset, dyAt + yOffset + co), dz.group);
+  forEachRun([dz], yShape, scale, (zAt, yOffset) => memory.copyWithin(zAt, dyAt + yOffset, dyAt + yOffset + co));
 }
 
-/** Calls `copy(z element, y element offset, co)` for each run of co values of y that `groups` hold (only group `only`'s if given). */
+/** Calls `copy(z element, y element offset, co)` for each run of co values of y that `groups` hold. */
 function forEachRun(
   groups: readonly GroupPhases[],
   [batch, yh, yw, co]: readonly number[],
   scale: number,
   copy: (zAt: number, yOffset: number, co: number) => void,
-  only?: number,
 ): void {
   const h = yh / scale;
   const w = yw / scale;
   const at = new Map(groups.map((g) => [g.group, g.at]));
-  const plans = [columnPlan(scale, w, co, true), columnPlan(scale, w, co, false)];
+  const plans = [columnPlan(scale, w, co, true), columnPlan(scale, w, co, false)].map((plan) => plan.filter(({ group }) => at.has(group)));
   const geometry = [0, 1, 2, 3].map((group) => {
     const g = phaseGroup(scale, group);
     return { zh: h + (g.rowEdge ? 1 : 0), zw: w + (g.colEdge ? 1 : 0), depth: g.rows * g.cols * co, cols: g.cols };
   });
-  let yOffset = 0;
+  const rowStart = new Float64Array(4);
   for (let n = 0; n < batch; n++) {
     for (let row = 0; row < yh; row++) {
       const a = row % scale;
       const axis = phaseAxis(scale, a);
+      // (one group's deinterleave skips the rows of the other kind)
       const plan = plans[axis.edge ? 0 : 1];
-      // the row's start in each of the (two) groups of its kind
-      const rowStart = [0, 1, 2, 3].map((group) => {
+      if (plan.length === 0) continue;
+      // the row's start in each group present
+      for (const [group, groupAt] of at) {
         const { zh, zw, depth, cols } = geometry[group];
-        return (at.get(group) ?? 0) + ((n * zh + Math.floor(row / scale) + axis.offset) * zw) * depth + axis.index * cols * co;
-      });
-      for (const { group, offset } of plan) {
-        if ((only === undefined || group === only) && at.has(group)) copy(rowStart[group] + offset, yOffset, co);
-        yOffset += co;
+        rowStart[group] = groupAt + (n * zh + Math.floor(row / scale) + axis.offset) * zw * depth + axis.index * cols * co;
       }
+      const rowOffset = (n * yh + row) * yw * co;
+      for (const { group, offset, column } of plan) copy(rowStart[group] + offset, rowOffset + column * co, co);
     }
   }
 }
