@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchNormalization, buildDiscriminator, buildGenerator, FaceganBatchNormalization } from './index';
+import { saveAndLoad } from './test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -89,9 +90,7 @@ describe('FaceganBatchNormalization', () => {
       expect(fused.getWeights().map((w) => w.shape)).toEqual(stock.getWeights().map((w) => w.shape));
       // (checkpoints restore by position and shape: layer names carry per-process counters)
       expect(fused.weights.map((w) => w.name.split('/').pop())).toEqual(stock.weights.map((w) => w.name.split('/').pop()));
-      let saved: tf.io.ModelArtifacts | undefined;
-      await fused.save(tf.io.withSaveHandler(async (artifacts) => ((saved = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-      const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
+      const loaded = await saveAndLoad(fused);
       expect(loaded.layers.filter((l) => l.getClassName() === 'FaceganBatchNormalization').length).toBeGreaterThan(0);
       const input = tf.randomNormal([2, ...(fused.inputs[0].shape.slice(1) as number[])], 0, 1, 'float32', 5);
       expect(Array.from((loaded.predict(input) as tf.Tensor).dataSync())).toEqual(Array.from((fused.predict(input) as tf.Tensor).dataSync()));

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSettings } from '@facegan/spec';
 import { buildDiscriminator, buildGenerator, modelFlops, SeparateBiasConv2D, UpsampleConv2D } from './index';
+import { saveAndLoad } from './test-support';
 
 const settings = (resolution: number, width: number): ModelSettings => ({ resolution, width, dropout: 0.25, latentDim: 100 });
 const models: tf.LayersModel[] = [];
@@ -18,18 +19,6 @@ afterEach(() => {
 const classNames = (model: tf.LayersModel) => model.layers.map((layer) => layer.getClassName());
 const count = (model: tf.LayersModel, className: string) => classNames(model).filter((name) => name === className).length;
 const weightValues = (model: tf.LayersModel) => model.getWeights().map((w) => ({ shape: w.shape, values: Array.from(w.dataSync()) }));
-
-/** `model` saved to memory and loaded back with tf.loadLayersModel (as runner:sample loads a checkpoint). */
-async function saveAndLoad(model: tf.LayersModel): Promise<tf.LayersModel> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return track(await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts)));
-}
 
 describe('output shapes', () => {
   for (const resolution of [32, 64]) {
@@ -212,7 +201,7 @@ describe('fused upsampling (UpsampleConv2D)', () => {
   it('saves and loads as a LayersModel (sampling from a checkpoint)', async () => {
     const m = settings(32, 0.125);
     const fused = track(buildGenerator(m, { seed: 5, fusedUpsampling: true }));
-    const loaded = await saveAndLoad(fused);
+    const loaded = track(await saveAndLoad(fused));
     expect(count(loaded, 'FaceganUpsampleConv2D')).toBe(3);
     tf.tidy(() => {
       const latents = tf.randomNormal([2, m.latentDim], 0, 1, 'float32', 4);
@@ -224,7 +213,7 @@ describe('fused upsampling (UpsampleConv2D)', () => {
 describe('discriminator convolutions with a separate bias (SeparateBiasConv2D)', () => {
   it('saves and loads as a LayersModel', async () => {
     const separate = track(buildDiscriminator(settings(32, 0.125), { seed: 6, separateConvBias: true }));
-    const loaded = await saveAndLoad(separate);
+    const loaded = track(await saveAndLoad(separate));
     expect(count(loaded, 'FaceganSeparateBiasConv2D')).toBe(5);
     expect(weightValues(loaded)).toEqual(weightValues(separate));
     tf.tidy(() => {
