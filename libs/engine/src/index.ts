@@ -29,3 +29,4 @@ export {
   type TrainStepBenchResult,
   type TrainStepProfile,
 } from './bench/train-step-bench';
+export { formatGemmTuning, type GemmTuningResult } from './webgpu/index';

@@ -8,7 +8,7 @@ import { isResumableCheckpoint } from './checkpoint/index';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomDataset, tinySettings } from './test-fixtures';
 import { randomLatents } from './sample';
-import { initWebGpu } from './webgpu/index';
+import { clearGemmTuning, gemmTuning, initWebGpu } from './webgpu/index';
 import { webGpuForTests } from './webgpu/test-support';
 import { trainVariant, type CheckpointReport, type EpochReport, type StepProgress, type TrainHooks } from './train';
 
@@ -63,7 +63,7 @@ function recordingHooks(onEpoch: TrainHooks['onEpoch'] = async () => {}) {
  * the generator's images for fixed latents after the last epoch, and how many steps had been queued
  * when each step's metrics arrived.
  */
-async function trainRecorded(pipelined: boolean | undefined) {
+async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean) {
   const { steps, epochs, hooks } = recordingHooks();
   let images: number[] = [];
   hooks.onEpoch = async (r) => {
@@ -78,7 +78,7 @@ async function trainRecorded(pipelined: boolean | undefined) {
   };
   const tensorsBefore = tf.memory().numTensors;
   // deviceRandom: seeded dropout masks (tfjs's Dropout is not), so two runs can be compared
-  const result = await trainVariant(tinySettings({ epochs: 2, logEvery: 1 }), randomDataset(12), hooks, { pipelined, deviceRandom: true });
+  const result = await trainVariant(tinySettings({ epochs: 2, logEvery: 1 }), randomDataset(12), hooks, { pipelined, deviceRandom: true, autotune });
   expect(tf.memory().numTensors).toBe(tensorsBefore);
   return {
     result,
@@ -328,5 +328,25 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
     expect(byDefault.queuedAtStep).toEqual([2, 3, 3, 5, 6, 6]);
     expect(byDefault.steps).toEqual(stepByStep.steps);
     expect(byDefault.weights).toEqual(stepByStep.weights);
+  });
+
+  it('tunes the convolution GEMMs in the first step when asked (the default on a GPU, not on lavapipe), with the same numbers to float rounding', async () => {
+    clearGemmTuning();
+    const untuned = await trainRecorded(undefined);
+    expect(gemmTuning()).toEqual([]);
+    const tuned = await trainRecorded(undefined, true);
+    try {
+      // every forward, input-gradient and filter-gradient convolution of G and D
+      expect(gemmTuning().length).toBeGreaterThanOrEqual(20);
+      expect(tuned.result).toEqual({ status: 'done', epochs: 2 });
+      expect(tuned.queuedAtStep).toEqual(untuned.queuedAtStep);
+      const flat = (steps: typeof untuned.steps) => steps.flatMap(([, , , metrics]) => Object.values(metrics as Record<string, number>));
+      const [a, b] = [flat(tuned.steps), flat(untuned.steps)];
+      expect(a).toHaveLength(b.length);
+      a.forEach((value, i) => expect(value).toBeCloseTo(b[i], 4));
+      tuned.weights.forEach((value, i) => expect(value).toBeCloseTo(untuned.weights[i], 4));
+    } finally {
+      clearGemmTuning();
+    }
   });
 });

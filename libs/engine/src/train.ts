@@ -6,6 +6,7 @@ import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoi
 import { mixSeed, sampleIndices } from '@facegan/random';
 import { generateImages } from './sample';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
+import { gemmAutotuneDefault, queueAndTune } from './webgpu/index';
 
 export interface StepProgress {
   epoch: number;
@@ -78,6 +79,11 @@ export interface TrainOptions {
    * delay the metrics (and an abort) by a step.
    */
   pipelined?: boolean;
+  /**
+   * Time the convolution GEMMs' variants on the device during the first step and use the fastest for each
+   * (webgpu/gemm-tuning.ts). Default: on webgpu over a real GPU (gemmAutotuneDefault).
+   */
+  autotune?: boolean;
 }
 
 /** The sample grid of the notebook: 4 rows of 7. */
@@ -130,6 +136,7 @@ export async function trainVariant(
   const shuffleSeeds = mixSeed(train.seed, SEED_STREAM.shuffle);
   const aborted = () => options.signal?.aborted ?? false;
   const pipelined = options.pipelined ?? tf.getBackend() === 'webgpu';
+  let tuneNextStep = options.autotune ?? gemmAutotuneDefault();
 
   try {
     for (let epoch = startEpoch; epoch <= train.epochs; epoch++) {
@@ -165,7 +172,13 @@ export async function trainVariant(
       // while they are read back and the next step is queued.
       const inFlight: { step: number; metrics: Promise<StepMetrics> }[] = [];
       for (let step = 1; step <= stepsPerEpoch; step++) {
-        inFlight.push({ step, metrics: queueStep(step) });
+        if (tuneNextStep) {
+          // the run's first step: its GEMMs are tuned while it runs (problems tuned before are not timed again)
+          tuneNextStep = false;
+          inFlight.push({ step, metrics: (await queueAndTune(() => queueStep(step))).result });
+        } else {
+          inFlight.push({ step, metrics: queueStep(step) });
+        }
         while (inFlight.length > (pipelined && step < stepsPerEpoch ? 1 : 0)) {
           const oldest = inFlight.shift() as (typeof inFlight)[number];
           const stop = finishStep(oldest.step, await oldest.metrics);

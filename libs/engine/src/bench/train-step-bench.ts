@@ -13,6 +13,7 @@ import { DEFAULT_SETTINGS, type BackendName, type Settings, type ThreadCount } f
 import { initBackend, type BackendInfo } from '../backend';
 import { wasmThreadsCount } from '../kernels/wasm/threads';
 import { createTrainer } from '../trainer';
+import { gemmAutotuneDefault, queueAndTune, type GemmTuningResult } from '../webgpu/index';
 
 export interface BenchBackendOptions {
   backend: BackendName;
@@ -61,6 +62,8 @@ export interface TrainStepBenchConfig {
   warmup: number;
   /** Also run `steps` profiled steps and report per-kernel time. */
   profile: boolean;
+  /** Tune the GEMMs in the first warm-up step, as training does (TrainOptions.autotune); default as training. */
+  autotune?: boolean;
 }
 
 export interface KernelProfileRow {
@@ -102,6 +105,9 @@ export interface TrainStepBenchResult {
   /** executedFlops per second, in GFLOP/s. */
   executedGflopsPerSecond: number;
   profile?: TrainStepProfile;
+  /** With autotune: the GEMM problems tuned in the first warm-up step, and the wall time that step took. */
+  tuning?: GemmTuningResult[];
+  tuningStepMs?: number;
 }
 
 function median(values: readonly number[]): number {
@@ -131,7 +137,17 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
   // as training runs: on webgpu one step queued ahead (TrainOptions.pipelined)
   const pipelined = tf.getBackend() === 'webgpu';
   try {
-    for (let i = 0; i < config.warmup; i++) await trainer.stepAsync(images);
+    let tuning: Pick<TrainStepBenchResult, 'tuning' | 'tuningStepMs'> = {};
+    for (let i = 0; i < config.warmup; i++) {
+      if (i === 0 && (config.autotune ?? gemmAutotuneDefault())) {
+        const started = performance.now();
+        const first = await queueAndTune(() => trainer.stepAsync(images));
+        await first.result;
+        tuning = { tuning: first.tuning, tuningStepMs: performance.now() - started };
+      } else {
+        await trainer.stepAsync(images);
+      }
+    }
 
     const loadBefore = loadavg()[0];
     const stepMs: number[] = [];
@@ -164,6 +180,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       imagesPerSecond: config.batch / (msPerStep / 1e3),
       gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,
       executedGflopsPerSecond: executedFlops / (msPerStep / 1e3) / 1e9,
+      ...tuning,
     };
     if (config.profile) result.profile = await profileSteps(() => trainer.stepAsync(images), config.steps);
     return result;

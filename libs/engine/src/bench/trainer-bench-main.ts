@@ -1,12 +1,14 @@
 /**
  * For the lent GPU machine (bundled by webgpu/pack-device.sh, run by webgpu/device-bench.sh): the engine's
  * own trainer on webgpu, what `runner:bench --backend webgpu` times (createTrainer: GPU dropout masks and
- * latents, fused Adam, the sub-pixel generator, one step queued ahead), one JSON line per size with the
- * keys of torch_dcgan.py.
+ * latents, fused Adam, the sub-pixel generator, one step queued ahead, the GEMMs tuned in the first warm-up
+ * step unless FACEGAN_GEMM_AUTOTUNE=0), one JSON line per size with the keys of torch_dcgan.py, and the tuning
+ * table on stderr.
  *
  *   node trainer-bench.mjs --sizes 64,96 --batch 128 --width 1 --steps 6 --warmup 2
  */
 import { parseArgs } from 'node:util';
+import { formatGemmTuning } from '../webgpu/index';
 import { benchTrainStep, prepareBenchBackend } from './train-step-bench';
 
 const { values } = parseArgs({
@@ -36,7 +38,10 @@ for (const size of values.sizes.split(',').map(Number)) {
     stepMs: result.stepMs.map((ms) => Math.round(ms * 100) / 100),
     gflopsEffective: Math.round(result.gflopsPerSecond),
     gflopsExecuted: Math.round(result.executedGflopsPerSecond),
+    autotuned: result.tuning !== undefined,
+    tuningStepMs: result.tuningStepMs === undefined ? undefined : Math.round(result.tuningStepMs),
   };
+  if (result.tuning) process.stderr.write(`GEMM tuning at ${size} px (first warm-up step ${Math.round(result.tuningStepMs ?? 0)} ms):\n${formatGemmTuning(result.tuning)}\n`);
   console.log(JSON.stringify(line));
 }
 process.exit(0);

@@ -14,7 +14,9 @@
  * discriminator's convolutions as conv + bias add, whose filter gradients are computed only when trained, and
  * batch norm as FaceganBatchNormalization),
  * project-vec4, project-prefetch, project-vec4-prefetch (project with the convolution GEMMs' candidate options:
- * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch). --submit-batch sets
+ * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch), project-autotune
+ * (project with each convolution GEMM's variant timed on the adapter in the first step, as training does by default on
+ * a GPU: gemm-tuning.ts; its table goes to stderr, its first step's time to tuningStepMs). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -33,7 +35,10 @@ import { fusedAdam } from '../fused-adam';
 import { dawnFlags, requestAdapter } from './dawn';
 import { onOwnTape } from '../trainer';
 import {
+  clearGemmTuning,
+  formatGemmTuning,
   initWebGpu,
+  queueAndTune,
   installWebGpuOverrides,
   randomNormalOnGpu,
   removeWebGpuOverrides,
@@ -41,10 +46,11 @@ import {
   setGemmPrefetch,
   setGemmVectorTiles,
   withGpuDropout,
+  type GemmTuningResult,
 } from './index';
 
-type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4' | 'project-prefetch' | 'project-vec4-prefetch';
-const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4', 'project-prefetch', 'project-vec4-prefetch'];
+type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4' | 'project-prefetch' | 'project-vec4-prefetch' | 'project-autotune';
+const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4', 'project-prefetch', 'project-vec4-prefetch', 'project-autotune'];
 
 interface BenchOptions {
   resolution: number;
@@ -159,6 +165,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   setGemmTileLimit(variant === 'v2-large' || engineLike ? 8 : 4);
   setGemmVectorTiles(variant.includes('vec4'));
   setGemmPrefetch(variant.includes('prefetch'));
+  clearGemmTuning(); // every variant starts untuned; project-autotune tunes in its first step
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
@@ -223,8 +230,16 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
 
   try {
     const firstStart = performance.now();
-    await step(); // compiles the shaders
+    let tuning: GemmTuningResult[] | undefined;
+    if (variant === 'project-autotune') {
+      const first = await queueAndTune(dispatchStep);
+      await readLosses(first.result);
+      tuning = first.tuning;
+    } else {
+      await step(); // compiles the shaders
+    }
     const firstStepMs = performance.now() - firstStart;
+    if (tuning) process.stderr.write(`GEMM tuning at ${options.resolution} px (first step ${Math.round(firstStepMs)} ms):\n${formatGemmTuning(tuning)}\n`);
     for (let i = 1; i < options.warmup; i++) await step();
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];

@@ -53,9 +53,28 @@ export function gemmPrefetch(): boolean {
   return prefetch;
 }
 
-/** A tile of rows × cols outputs per thread, in the layout and main loop setGemmVectorTiles and setGemmPrefetch ask for. */
-export function gemmTile(rowsPerThread: number, colsPerThread: number): GemmTile {
-  return { rowsPerThread, colsPerThread, vector: vectorTiles && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0, prefetch };
+/**
+ * One choice among the convolution GEMMs' code variants, for one problem (gemm-tuning.ts times them on the
+ * adapter): `large`, 8 outputs per thread along each dimension over 64 (128×128 tiles) whatever the grid;
+ * `vector` and `prefetch` as in GemmTile.
+ */
+export interface GemmVariant {
+  large: boolean;
+  vector: boolean;
+  prefetch: boolean;
+}
+
+/**
+ * A tile of rows × cols outputs per thread, in the layout and main loop `variant` asks for (by default what
+ * setGemmVectorTiles and setGemmPrefetch set).
+ */
+export function gemmTile(rowsPerThread: number, colsPerThread: number, variant: Omit<GemmVariant, 'large'> = { vector: vectorTiles, prefetch }): GemmTile {
+  return {
+    rowsPerThread,
+    colsPerThread,
+    vector: variant.vector && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0,
+    prefetch: variant.prefetch,
+  };
 }
 
 /** For shader keys: what distinguishes one tile's code from another's. */

@@ -22,9 +22,11 @@ import {
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
+  type GemmVariant,
 } from './conv-gemm';
+import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
-import { gemmTileLimit, outputsPerThread as mediumOutputsPerThread } from './gemm-tiles';
+import { gemmTileLimit, outputsAlong } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -57,14 +59,14 @@ export interface BackpropFilterPlan extends GemmTile {
   dimK: number;
 }
 
-/** Up to 4, or 8 along a dimension over 64 where setGemmTileLimit(8) allows (split-K keeps the grid full). */
-function outputsPerThread(dim: number): number {
-  return gemmTileLimit() === 8 && dim > 64 ? 8 : mediumOutputsPerThread(dim);
-}
-
-/** Tile shape and split-K for a problem; `splits` forces a split count (tests). */
-export function planBackpropFilter(dimM: number, dimN: number, dimK: number, splits?: number): BackpropFilterPlan {
-  const tile = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
+/**
+ * Tile shape and split-K for a problem; `splits` forces a split count (tests); `variant` the tile size and code
+ * (by default 8 outputs per thread along dimensions over 64 where setGemmTileLimit(8) allows: split-K keeps the
+ * grid full whatever the tile).
+ */
+export function planBackpropFilter(dimM: number, dimN: number, dimK: number, splits?: number, variant?: GemmVariant): BackpropFilterPlan {
+  const large = variant ? variant.large : gemmTileLimit() === 8;
+  const tile = gemmTile(outputsAlong(dimM, large), outputsAlong(dimN, large), variant);
   const { rowsPerThread, colsPerThread } = tile;
   const tiles = Math.ceil(dimM / (16 * rowsPerThread)) * Math.ceil(dimN / (16 * colsPerThread));
   const kTiles = Math.ceil(dimK / TILE_K);
@@ -215,14 +217,26 @@ export interface BackpropFilterArgs extends ConvGeometry {
   splits?: number;
 }
 
-/** Runs the implicit-GEMM backprop-filter on the webgpu backend (channels-last input and dy). */
-export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterArgs): tf.TensorInfo {
+/**
+ * Runs the implicit-GEMM backprop-filter on the webgpu backend (channels-last input and dy), in `variant` or
+ * else the variant tuned for this problem (gemm-tuning.ts) or else the default plan.
+ */
+export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterArgs, variant?: GemmVariant): tf.TensorInfo {
   const { x, dy, filterShape } = args;
   const convInfo = channelsLastConvInfo(x.shape, filterShape, args);
   const [filterHeight, filterWidth, inChannels, outChannels] = filterShape;
   const dimM = filterHeight * filterWidth * inChannels;
   const dimK = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
-  const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits);
+  const key = gemmProblemKey('backprop-filter', convInfo, args.splits ? ` splits${args.splits}` : '');
+  noteGemmProblem(key, () => {
+    const { strides, pad, dimRoundingMode, splits } = args;
+    return {
+      inputShapes: [x.shape, dy.shape],
+      plan: (v) => planBackpropFilter(dimM, outChannels, dimK, splits, v),
+      run: (b, [xAgain, dyAgain], v) => backpropFilterGemm(b, { x: xAgain, dy: dyAgain, filterShape, strides, pad, dimRoundingMode, splits }, v),
+    };
+  });
+  const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits, variant ?? tunedGemmVariant(key));
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [dimM] },

@@ -21,7 +21,9 @@ import {
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
+  type GemmVariant,
 } from './conv-gemm';
+import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
@@ -56,14 +58,14 @@ export interface BackpropInputPlan extends GemmTile {
   dispatch: [number, number, number];
 }
 
-export function planBackpropInput(convInfo: tf.backend_util.Conv2DInfo): BackpropInputPlan {
+export function planBackpropInput(convInfo: tf.backend_util.Conv2DInfo, variant?: GemmVariant): BackpropInputPlan {
   const phasesH = convInfo.strideHeight;
   const phasesW = convInfo.strideWidth;
   const phaseHeight = Math.ceil(convInfo.inHeight / phasesH);
   const phaseWidth = Math.ceil(convInfo.inWidth / phasesW);
   const dimM = convInfo.batchSize * phaseHeight * phaseWidth;
   const dimN = convInfo.inChannels;
-  const tile = planTile(dimM, dimN, phasesH * phasesW);
+  const tile = planTile(dimM, dimN, phasesH * phasesW, variant);
   return { ...tile, phasesH, phasesW, phaseHeight, phaseWidth, dimM, dimN, dispatch: gemmDispatch(dimM, dimN, tile, phasesH * phasesW) };
 }
 
@@ -223,10 +225,23 @@ export function backpropInputConvInfo(args: BackpropInputArgs): tf.backend_util.
   return channelsLastConvInfo(args.inputShape, args.filter.shape, args);
 }
 
-/** Runs the phase-decomposed implicit-GEMM backprop-input on the webgpu backend (channels-last). */
-export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArgs): tf.TensorInfo {
+/**
+ * Runs the phase-decomposed implicit-GEMM backprop-input on the webgpu backend (channels-last), in `variant`
+ * or else the variant tuned for this problem (gemm-tuning.ts) or else the default plan.
+ */
+export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArgs, variant?: GemmVariant): tf.TensorInfo {
   const convInfo = backpropInputConvInfo(args);
-  const plan = planBackpropInput(convInfo);
+  const key = gemmProblemKey('backprop-input', convInfo);
+  noteGemmProblem(key, () => {
+    const { inputShape, strides, pad, dimRoundingMode } = args;
+    return {
+      inputShapes: [args.dy.shape, args.filter.shape],
+      plan: (v) => planBackpropInput(convInfo, v),
+      fits: (v) => dispatchFits(backend, planBackpropInput(convInfo, v).dispatch),
+      run: (b, [dy, filter], v) => backpropInputGemm(b, { dy, filter, inputShape, strides, pad, dimRoundingMode }, v),
+    };
+  });
+  const plan = planBackpropInput(convInfo, variant ?? tunedGemmVariant(key));
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [plan.phaseHeight, plan.phaseWidth] },
@@ -238,7 +253,8 @@ export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArg
 
 /** Whether the GEMM handles this call (the grid fits the device's limits); the stock kernel runs otherwise. */
 function gemmFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
-  return dispatchFits(backend, planBackpropInput(convInfo).dispatch) && convInfo.dilationHeight === 1 && convInfo.dilationWidth === 1;
+  const variant = tunedGemmVariant(gemmProblemKey('backprop-input', convInfo));
+  return dispatchFits(backend, planBackpropInput(convInfo, variant).dispatch) && convInfo.dilationHeight === 1 && convInfo.dilationWidth === 1;
 }
 
 /** Builds the kernel config; `fallback` (the stock kernel) handles NCHW and grids over the device limits. */

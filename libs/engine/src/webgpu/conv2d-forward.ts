@@ -22,7 +22,9 @@ import {
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
+  type GemmVariant,
 } from './conv-gemm';
+import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
@@ -49,11 +51,11 @@ interface ForwardPlan extends GemmTile {
   dispatch: [number, number, number];
 }
 
-function planForward(convInfo: tf.backend_util.Conv2DInfo): ForwardPlan {
+function planForward(convInfo: tf.backend_util.Conv2DInfo, variant?: GemmVariant): ForwardPlan {
   const dimM = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
   const dimN = convInfo.outChannels;
   const dimK = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
-  const tile = planTile(dimM, dimN);
+  const tile = planTile(dimM, dimN, 1, variant);
   return { ...tile, dimM, dimN, dimK, dispatch: gemmDispatch(dimM, dimN, tile, 1) };
 }
 
@@ -192,10 +194,24 @@ function forwardConvInfo(args: ForwardConvArgs): tf.backend_util.Conv2DInfo {
   return channelsLastConvInfo(args.x.shape, args.filter.shape, args);
 }
 
-/** Runs the implicit-GEMM convolution (+ bias) on the webgpu backend (channels-last). */
-export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs): tf.TensorInfo {
+/**
+ * Runs the implicit-GEMM convolution (+ bias) on the webgpu backend (channels-last), in `variant` or else the
+ * variant tuned for this problem (gemm-tuning.ts) or else the default plan.
+ */
+export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, variant?: GemmVariant): tf.TensorInfo {
   const convInfo = forwardConvInfo(args);
-  const plan = planForward(convInfo);
+  const hasBias = args.bias !== undefined;
+  const key = forwardProblemKey(convInfo, hasBias);
+  noteGemmProblem(key, () => {
+    const { strides, pad, dimRoundingMode } = args;
+    return {
+      inputShapes: [args.x.shape, args.filter.shape, ...(args.bias ? [args.bias.shape] : [])],
+      plan: (v) => planForward(convInfo, v),
+      fits: (v) => dispatchFits(backend, planForward(convInfo, v).dispatch),
+      run: (b, [x, filter, bias], v) => forwardConvGemm(b, { x, filter, bias, strides, pad, dimRoundingMode }, v),
+    };
+  });
+  const plan = planForward(convInfo, variant ?? tunedGemmVariant(key));
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [plan.dimM] },
@@ -203,7 +219,11 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs): 
     { type: 'int32', data: [plan.dimK] },
   ];
   const inputs = args.bias ? [args.x, args.filter, args.bias] : [args.x, args.filter];
-  return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo.outShape, args.bias !== undefined), inputs, 'float32', uniforms);
+  return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo.outShape, hasBias), inputs, 'float32', uniforms);
+}
+
+function forwardProblemKey(convInfo: tf.backend_util.Conv2DInfo, hasBias: boolean): string {
+  return gemmProblemKey('forward', convInfo, hasBias ? ' bias' : '');
 }
 
 type FusedConvInputs = { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
@@ -228,7 +248,9 @@ export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined, ker
       x.dtype === 'float32' &&
       (bias === undefined || (bias.shape.length === 1 && bias.shape[0] === outChannels));
     const args: ForwardConvArgs = { x, filter, bias, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode };
-    if (!covered || !dispatchFits(backend, planForward(forwardConvInfo(args)).dispatch)) return undefined;
+    if (!covered) return undefined;
+    const convInfo = forwardConvInfo(args);
+    if (!dispatchFits(backend, planForward(convInfo, tunedGemmVariant(forwardProblemKey(convInfo, bias !== undefined))).dispatch)) return undefined;
     return forwardConvGemm(backend, args);
   });
 }

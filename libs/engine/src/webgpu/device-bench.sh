@@ -2,8 +2,8 @@
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
 # (see pack-device.sh): the WebGPU training-step benchmark (by default v2-large, version 2 with the forward
 # GEMM and 128×128 tiles, measured on 2026-11-26; project, what the engine trains with now; and project with
-# the convolution GEMMs' candidate options: vec4 workgroup tiles, register prefetch of the next K-tile, both;
-# one process per size) and
+# the convolution GEMMs' candidate options: autotuned per convolution, vec4 workgroup tiles, register prefetch of
+# the next K-tile, both; one process per size) and
 # the engine's own trainer (facegan-trainer-webgpu) and PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
@@ -13,7 +13,9 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch; v1 and v2 are the older
+# VARIANTS (default v2-large,project,project-autotune,project-vec4,project-prefetch,project-vec4-prefetch; project-autotune
+# times every GEMM variant per convolution in its first step and keeps the fastest, as training does on a GPU, its table
+# in tfjs-<size>.err; v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation, and
 # allow_unsafe_apis, under which the log also lists the experimental adapter features such as subgroup matrices;
@@ -21,7 +23,8 @@
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
 # that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
-# Expected ≈ 2.5–3.5 min on an H100/H200. Worst case (every run hitting its timeout) 2×150 + 120 + 100 + 2×80 s:
+# Expected ≈ 3–4 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
+# and in the trainer). Worst case (every run hitting its timeout) 2×190 + 120 + 150 + 2×80 s:
 # the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
@@ -30,7 +33,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v2-large,project,project-vec4,project-prefetch,project-vec4-prefetch}
+variants=${VARIANTS:-v2-large,project,project-autotune,project-vec4,project-prefetch,project-vec4-prefetch}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation,allow_unsafe_apis}
 out=${OUT:-$(mktemp -d)}
@@ -52,7 +55,7 @@ for size in $sizes; do
   # One profiled step at the first size only: it says which kernel to work on next.
   profile=""
   [ "$size" = "$first" ] && profile="--profile"
-  bench 150 "$size" --resolution "$size" --variants "$variants" $profile
+  bench 190 "$size" --resolution "$size" --variants "$variants" $profile
 done
 echo "== PyTorch" >&2
 timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
@@ -62,7 +65,7 @@ grep '^{' "$out/torch.log" >> "$results"
 
 
 echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu)" >&2
-timeout 100 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
+timeout 150 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
   > "$out/trainer.log" 2> "$out/trainer.err"
 echo "   exit $?" >&2
 grep '^{' "$out/trainer.log" >> "$results"

@@ -1,4 +1,4 @@
-import { gemmTile, type GemmTile } from './conv-gemm';
+import { gemmTile, type GemmTile, type GemmVariant } from './conv-gemm';
 
 /**
  * How many outputs along each of M and N one thread of the project's GEMM kernels (the convolution
@@ -30,11 +30,18 @@ export function outputsPerThread(dim: number): number {
   return dim > 32 ? 4 : dim > 16 ? 2 : 1;
 }
 
+/** Outputs per thread along one GEMM dimension of size `dim`: up to 4, or 8 over 64 with large tiles. */
+export function outputsAlong(dim: number, large: boolean): number {
+  return large && dim > 64 ? 8 : outputsPerThread(dim);
+}
+
 /**
  * Outputs per thread along M and N for a grid of `layers` such GEMMs (the z axis): 8 along a
  * dimension over 64 when the limit allows and the grid keeps enough workgroups, else up to 4.
+ * A `variant` (a tuned choice) decides the tile size and code itself.
  */
-export function planTile(dimM: number, dimN: number, layers = 1): GemmTile {
+export function planTile(dimM: number, dimN: number, layers = 1, variant?: GemmVariant): GemmTile {
+  if (variant) return gemmTile(outputsAlong(dimM, variant.large), outputsAlong(dimN, variant.large), variant);
   const medium = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
   if (limit < 8) return medium;
   const large = gemmTile(dimM > 64 ? 8 : medium.rowsPerThread, dimN > 64 ? 8 : medium.colsPerThread);

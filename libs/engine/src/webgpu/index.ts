@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NO_ADAPTER_MESSAGE, describeAdapter, requestAdapter } from './dawn';
+import { setGemmAutotuneDefault } from './gemm-tuning';
 import { installWebGpuOverrides } from './overrides';
 
 export { describeAdapterInfo, NO_ADAPTER_MESSAGE } from './dawn';
@@ -13,6 +14,19 @@ export { forwardConvGemm } from './conv2d-forward';
 export { gemmTileLimit, setGemmTileLimit } from './gemm-tiles';
 export { gemmPrefetch, gemmVectorTiles, setGemmPrefetch, setGemmVectorTiles } from './conv-gemm';
 export type { GemmTileLimit } from './gemm-tiles';
+export type { GemmVariant } from './conv-gemm';
+export {
+  autotuneGemms,
+  clearGemmTuning,
+  formatGemmTuning,
+  GEMM_VARIANTS,
+  gemmAutotuneDefault,
+  gemmTuning,
+  queueAndTune,
+  recordGemmProblems,
+  setGemmTuning,
+} from './gemm-tuning';
+export type { AutotuneOptions, GemmProblem, GemmTuningResult } from './gemm-tuning';
 export type { WebGpuOverrideSet } from './overrides';
 export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';
 
@@ -69,6 +83,7 @@ export async function initWebGpu(): Promise<WebGpuInfo> {
   if (!switched) throw new Error(`${NO_ADAPTER_MESSAGE} (tf.setBackend('webgpu') failed on ${described.device})`);
   await tf.ready();
   installWebGpuOverrides();
+  setGemmAutotuneDefault(!described.isSoftware);
   return { backend: 'webgpu', ...described };
 }
 

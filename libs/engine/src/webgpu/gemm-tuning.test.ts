@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { gemmTileKey, type GemmTile } from './conv-gemm';
+import { autotuneGemms, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
+import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+
+const webGpu = await webGpuForTests();
+
+describe('GEMM_VARIANTS', () => {
+  it('are the eight combinations of tile size, vec4 staging and prefetch', () => {
+    expect(new Set(GEMM_VARIANTS.map((v) => JSON.stringify(v))).size).toBe(8);
+  });
+});
+
+describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.skipReason}`, () => {
+  beforeAll(async () => {
+    await initWebGpu();
+  });
+  afterEach(() => clearGemmTuning());
+
+  // Wide enough (70 → 130 channels, 2·9·10 pixels) that tile sizes, vec4 staging and prefetch give distinct plans.
+  const xShape: [number, number, number, number] = [2, 9, 10, 70];
+  const filterShape: [number, number, number, number] = [3, 3, 70, 130];
+  const random = seededRandom(5);
+  const xValues = randomValues(tf.util.sizeFromShape(xShape), random);
+  const filterValues = randomValues(tf.util.sizeFromShape(filterShape), random);
+  const dyValues = randomValues(2 * 5 * 5 * 130, random);
+
+  /** A strided convolution's output and both its gradients, concatenated: one forward and two backward GEMMs. */
+  const convAndGradients = (): tf.Tensor =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(xValues, xShape);
+      const filter = tf.tensor4d(filterValues, filterShape);
+      const dy = tf.tensor4d(dyValues, [2, 5, 5, 130]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dy));
+      const [dx, dFilter] = tf.grads(f)([x, filter]);
+      return tf.concat([tf.conv2d(x, filter, 2, 'same').flatten(), dx.flatten(), dFilter.flatten()]);
+    });
+
+  it('records each GEMM problem a step runs, once, and only while recording', async () => {
+    const { result, problems } = recordGemmProblems(() => {
+      const first = convAndGradients();
+      first.dispose();
+      return convAndGradients();
+    });
+    result.dispose();
+    expect(problems.map((p) => p.key.split(' ')[0]).sort()).toEqual(['backprop-filter', 'backprop-input', 'forward']);
+    expect(problems.find((p) => p.key.startsWith('forward'))?.inputShapes).toEqual([xShape, filterShape]);
+    // not recording: nothing is kept
+    convAndGradients().dispose();
+    expect(recordGemmProblems(() => 0).problems).toEqual([]);
+  });
+
+  it('times every distinct plan, keeps the fastest, and the kernels run it from then on with the same results', async () => {
+    const reference = await valuesOn('cpu', convAndGradients);
+    const untuned = await valuesOn('webgpu', convAndGradients);
+    const { result, problems } = recordGemmProblems(convAndGradients);
+    result.dispose();
+
+    const results = await autotuneGemms(problems, { rounds: 1, callsPerRound: 1 });
+    expect(results.map((r) => r.key).sort()).toEqual(problems.map((p) => p.key).sort());
+    for (const r of results) {
+      // large only matters along dimensions over 64 and vec4 only for counts that are multiples of 4, so
+      // fewer than 8 plans can be distinct; but this geometry has at least the two main-loop variants
+      expect(r.candidates).toBeGreaterThanOrEqual(2);
+      expect(r.candidates).toBeLessThanOrEqual(8);
+      expect(r.ms).toBeGreaterThan(0);
+      expect(r.ms).toBeLessThanOrEqual(r.defaultMs);
+    }
+    expect(gemmTuning().map((t) => t.key).sort()).toEqual(results.map((r) => r.key).sort());
+    expect(formatGemmTuning(results)).toContain(`all 3 problems`);
+    // tuned problems are not recorded again
+    const again = recordGemmProblems(convAndGradients);
+    again.result.dispose();
+    expect(again.problems).toEqual([]);
+
+    const shaderKeys = await programsRun(() => valuesOn('webgpu', convAndGradients));
+    for (const r of results) {
+      const problem = problems.find((p) => p.key === r.key);
+      const tile = problem?.plan(r.variant) as GemmTile;
+      expect(shaderKeys.some((key) => key.endsWith(gemmTileKey(tile)) || key.includes(`${gemmTileKey(tile)}_`))).toBe(true);
+    }
+    const tuned = await valuesOn('webgpu', convAndGradients);
+    // dimK of the largest sum: the filter gradient's 2·5·5 pixels, the forward's 9·70, the input gradient's 9·130
+    expect(maxAbsDifference(tuned, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
+    expect(maxAbsDifference(tuned, untuned)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
+  });
+
+  it('runs a variant set from elsewhere (e.g. a saved tuning), whatever the default plan is', async () => {
+    const { result, problems } = recordGemmProblems(convAndGradients);
+    result.dispose();
+    const variant = { large: false, vector: true, prefetch: true };
+    setGemmTuning(problems.map((p) => ({ key: p.key, variant })));
+    const shaderKeys = await programsRun(() => valuesOn('webgpu', convAndGradients));
+    const gemmKeys = shaderKeys.filter((key) => /^facegan(Forward|BackpropInput|BackpropFilter)\w*Gemm_/.test(key));
+    expect(gemmKeys).toHaveLength(4); // the forward convolution runs twice: for the output and inside tf.grads
+    for (const key of gemmKeys) expect(key).toMatch(/_pf/);
+  });
+});
+
+/** The shader keys of the programs `run` dispatches. */
+async function programsRun(run: () => Promise<unknown>): Promise<string[]> {
+  const backend = tf.findBackend('webgpu') as WebGPUBackend;
+  const original = backend.runWebGPUProgram;
+  const keys: string[] = [];
+  backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
+    keys.push(args[0].shaderKey ?? '');
+    return original.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+  return keys;
+}

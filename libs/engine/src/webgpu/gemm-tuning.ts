@@ -1,0 +1,197 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { GemmVariant } from './conv-gemm';
+
+/**
+ * Autotuning of the convolution GEMMs, as cuDNN's benchmark mode does it: which tile size and code variant
+ * is fastest depends on the card and on the problem (a 4×4×512 layer wants small tiles, a 64×64×64 one large
+ * ones), so instead of one setting for all, each problem a step runs is timed on the adapter in every variant
+ * and the fastest is used from then on.
+ *
+ * The kernels name their problems (gemmProblemKey) and, while recordGemmProblems runs, note how to run them
+ * again (noteGemmProblem); autotuneGemms times each on fresh random inputs. A variant changes only which
+ * thread computes what and in which tiles, so the results agree to float rounding (the filter gradient's
+ * split-K can sum in another order).
+ */
+
+/** One convolution GEMM the step runs, and how to run it again on other inputs of the same shapes. */
+export interface GemmProblem {
+  key: string;
+  inputShapes: number[][];
+  /** The plan a variant gives (tiles, grid, code): variants with equal plans are timed once. */
+  plan(variant: GemmVariant | undefined): unknown;
+  /** Whether the variant's grid fits the device (default: always). */
+  fits?(variant: GemmVariant): boolean;
+  run(backend: WebGPUBackend, inputs: tf.TensorInfo[], variant: GemmVariant): tf.TensorInfo;
+}
+
+export interface GemmTuningResult {
+  key: string;
+  variant: GemmVariant;
+  /** GPU ms of one call in the chosen variant, and in the untuned default plan. */
+  ms: number;
+  defaultMs: number;
+  /** How many distinct plans were timed. */
+  candidates: number;
+}
+
+export const GEMM_VARIANTS: readonly GemmVariant[] = [false, true].flatMap((large) =>
+  [false, true].flatMap((vector) => [false, true].map((prefetch) => ({ large, vector, prefetch }))),
+);
+
+const tuned = new Map<string, GemmVariant>();
+let recording: Map<string, GemmProblem> | undefined;
+let hardwareAdapter = false;
+
+/** initWebGpu says whether the adapter is a real GPU: tuning on a CPU adapter (lavapipe) costs more than it saves. */
+export function setGemmAutotuneDefault(onHardware: boolean): void {
+  hardwareAdapter = onHardware;
+}
+
+/**
+ * Whether training tunes its GEMMs by default: on the webgpu backend over a hardware adapter, unless
+ * FACEGAN_GEMM_AUTOTUNE=0 (=1 turns it on anywhere on webgpu, e.g. lavapipe).
+ */
+export function gemmAutotuneDefault(): boolean {
+  if (tf.getBackend() !== 'webgpu') return false;
+  const setting = process.env.FACEGAN_GEMM_AUTOTUNE;
+  return setting === undefined || setting === '' ? hardwareAdapter : setting !== '0';
+}
+
+/** The key of a convolution GEMM problem: its kind and everything of the geometry its plan and code depend on. */
+export function gemmProblemKey(kind: string, convInfo: tf.backend_util.Conv2DInfo, extra = ''): string {
+  const { inShape, filterHeight, filterWidth, outChannels, strideHeight, strideWidth, padInfo } = convInfo;
+  return `${kind} x${inShape.join('x')} f${filterHeight}x${filterWidth}x${outChannels} s${strideHeight}x${strideWidth} p${padInfo.top},${padInfo.left},${padInfo.bottom},${padInfo.right}${extra}`;
+}
+
+/** The variant tuned for this problem, if any (the kernels' default plan otherwise). */
+export function tunedGemmVariant(key: string): GemmVariant | undefined {
+  return tuned.get(key);
+}
+
+/** Called by the kernels on every call; `describe` runs only while recording, once per new problem. */
+export function noteGemmProblem(key: string, describe: () => Omit<GemmProblem, 'key'>): void {
+  if (recording && !recording.has(key) && !tuned.has(key)) recording.set(key, { key, ...describe() });
+}
+
+/** Runs `queue` (e.g. queues a training step) and returns what it returns with the untuned GEMM problems it ran. */
+export function recordGemmProblems<T>(queue: () => T): { result: T; problems: GemmProblem[] } {
+  const outer = recording;
+  recording = new Map();
+  try {
+    const result = queue();
+    return { result, problems: [...recording.values()] };
+  } finally {
+    recording = outer;
+  }
+}
+
+export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
+  return [...tuned].map(([key, variant]) => ({ key, variant }));
+}
+
+/** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
+export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
+  for (const { key, variant } of entries) tuned.set(key, { large: variant.large, vector: variant.vector, prefetch: variant.prefetch });
+}
+
+export function clearGemmTuning(): void {
+  tuned.clear();
+}
+
+export interface AutotuneOptions {
+  /** Timed rounds per candidate (the fastest round counts); default 3. */
+  rounds?: number;
+  /** Calls per timed round; default 4. */
+  callsPerRound?: number;
+}
+
+/**
+ * Times every distinct plan of each problem on the current (webgpu) backend and keeps the fastest for the
+ * problem. Wall time over a few queued calls, from submit to done: launch overhead counts, as it does in a
+ * step, and it needs no timestamp queries (which Dawn may quantise). Inputs are random: a GEMM's time does
+ * not depend on its values.
+ */
+export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOptions = {}): Promise<GemmTuningResult[]> {
+  const rounds = options.rounds ?? 3;
+  const callsPerRound = options.callsPerRound ?? 4;
+  const backend = tf.backend() as WebGPUBackend;
+  const results: GemmTuningResult[] = [];
+  for (const problem of problems) {
+    const inputs = problem.inputShapes.map((shape, i) => tf.randomUniform(shape, -1, 1, 'float32', i + 1));
+    try {
+      const defaultPlan = JSON.stringify(problem.plan(undefined));
+      const candidates = distinctBy(
+        GEMM_VARIANTS.filter((variant) => problem.fits?.(variant) ?? true),
+        (variant) => JSON.stringify(problem.plan(variant)),
+      );
+      if (candidates.length === 0) continue;
+      const timed = [];
+      for (const variant of candidates) {
+        const run = () => backend.disposeData(problem.run(backend, inputs, variant).dataId);
+        run(); // compiles
+        await settle(backend);
+        let best = Infinity;
+        for (let round = 0; round < rounds; round++) {
+          const start = performance.now();
+          for (let call = 0; call < callsPerRound; call++) run();
+          await settle(backend);
+          best = Math.min(best, (performance.now() - start) / callsPerRound);
+        }
+        timed.push({ variant, ms: best, isDefault: JSON.stringify(problem.plan(variant)) === defaultPlan });
+      }
+      const fastest = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
+      tuned.set(problem.key, fastest.variant);
+      results.push({
+        key: problem.key,
+        variant: fastest.variant,
+        ms: fastest.ms,
+        defaultMs: timed.find((t) => t.isDefault)?.ms ?? NaN,
+        candidates: candidates.length,
+      });
+    } finally {
+      for (const input of inputs) input.dispose();
+    }
+  }
+  return results;
+}
+
+/**
+ * Runs `queue` (e.g. queues the first training step) recording the GEMM problems it runs, then tunes them; the
+ * device runs the queued work meanwhile. Returns what `queue` returned and the tuning.
+ */
+export async function queueAndTune<T>(queue: () => T, options: AutotuneOptions = {}): Promise<{ result: T; tuning: GemmTuningResult[] }> {
+  const { result, problems } = recordGemmProblems(queue);
+  // a step that fails meanwhile is reported where its promise is awaited, not as an unhandled rejection
+  if (result instanceof Promise) result.catch(() => undefined);
+  return { result, tuning: await autotuneGemms(problems, options) };
+}
+
+/** Submits what tfjs has batched and waits until the device has done it all. */
+async function settle(backend: WebGPUBackend): Promise<void> {
+  backend.endComputePassEncoder();
+  backend.ensureCommandEncoderReady();
+  backend.submitQueue();
+  await backend.device.queue.onSubmittedWorkDone();
+}
+
+function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** One line per problem, for logs: the chosen variant and its time against the default plan's. */
+export function formatGemmTuning(results: GemmTuningResult[]): string {
+  const name = (v: GemmVariant) => [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : ''].filter(Boolean).join('+');
+  const rows = results.map(
+    (r) => `${r.key.padEnd(64)} ${name(r.variant).padEnd(24)} ${r.ms.toFixed(3).padStart(9)} ms  default ${r.defaultMs.toFixed(3).padStart(9)} ms  (${r.candidates} plans)`,
+  );
+  const total = (pick: (r: GemmTuningResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
+  rows.push(`all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each, against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans`);
+  return rows.join('\n');
+}
