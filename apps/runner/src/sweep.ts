@@ -207,8 +207,20 @@ async function trainOne(context: TrainContext, run: RunRecord, variant: Variant,
         onCheckpoint: async (c) => {
           await store.recordCheckpoint(run.id, { epoch: c.epoch, globalStep: c.globalStep, path: relative(context.runsFolder, c.folder) });
         },
+        onGemmTuning: (t) => {
+          if (t.timed === 0) return;
+          progress.log(
+            `  tuned ${t.timed} convolutions on ${engine.device} in ${t.seconds.toFixed(1)} s: ${t.tunedMs.toFixed(1)} ms a call of each, ` +
+              `${t.defaultMs.toFixed(1)} ms untuned${t.fromFile > 0 ? ` (${t.fromFile} more from the last runs)` : ''}`,
+          );
+        },
       },
-      { checkpointFolder: context.checkpointFolder(variant), resumeFrom: resume?.folder },
+      {
+        checkpointFolder: context.checkpointFolder(variant),
+        resumeFrom: resume?.folder,
+        // choices tuned on this device by earlier runs: a resumed run runs the variants it ran before
+        tuningFile: join(context.cacheDir, 'gemm-tuning', `${engine.device.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}.json`),
+      },
     );
 
     if (result.status === 'diverged') {

@@ -3,6 +3,7 @@ export {
   trainVariant,
   type CheckpointReport,
   type EpochReport,
+  type GemmTuningReport,
   type StepProgress,
   type TrainHooks,
   type TrainOptions,

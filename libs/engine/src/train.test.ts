@@ -10,7 +10,7 @@ import { randomDataset, tinySettings } from './test-fixtures';
 import { randomLatents } from './sample';
 import { clearGemmTuning, gemmTuning, initWebGpu } from './webgpu/index';
 import { webGpuForTests } from './webgpu/test-support';
-import { trainVariant, type CheckpointReport, type EpochReport, type StepProgress, type TrainHooks } from './train';
+import { trainVariant, type CheckpointReport, type EpochReport, type GemmTuningReport, type StepProgress, type TrainHooks } from './train';
 
 const queued = vi.hoisted(() => ({ steps: 0 }));
 const webGpu = await webGpuForTests();
@@ -63,7 +63,7 @@ function recordingHooks(onEpoch: TrainHooks['onEpoch'] = async () => {}) {
  * the generator's images for fixed latents after the last epoch, and how many steps had been queued
  * when each step's metrics arrived.
  */
-async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean) {
+async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean, tuningFile?: string) {
   const { steps, epochs, hooks } = recordingHooks();
   let images: number[] = [];
   hooks.onEpoch = async (r) => {
@@ -71,6 +71,8 @@ async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean)
     images = Array.from(await r.sample(randomLatents(2, 32, 9)));
   };
   const queuedAtStep: number[] = [];
+  const tunings: GemmTuningReport[] = [];
+  hooks.onGemmTuning = (t) => tunings.push(t);
   const queuedBefore = queued.steps;
   hooks.onStep = (p) => {
     queuedAtStep.push(queued.steps - queuedBefore);
@@ -78,7 +80,7 @@ async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean)
   };
   const tensorsBefore = tf.memory().numTensors;
   // deviceRandom: seeded dropout masks (tfjs's Dropout is not), so two runs can be compared
-  const result = await trainVariant(tinySettings({ epochs: 2, logEvery: 1 }), randomDataset(12), hooks, { pipelined, deviceRandom: true, autotune });
+  const result = await trainVariant(tinySettings({ epochs: 2, logEvery: 1 }), randomDataset(12), hooks, { pipelined, deviceRandom: true, autotune, tuningFile });
   expect(tf.memory().numTensors).toBe(tensorsBefore);
   return {
     result,
@@ -86,6 +88,7 @@ async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean)
     epochs: epochs.map((e) => e.metrics.g_loss),
     weights: images,
     queuedAtStep,
+    tunings,
   };
 }
 
@@ -334,10 +337,22 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
     clearGemmTuning();
     const untuned = await trainRecorded(undefined);
     expect(gemmTuning()).toEqual([]);
-    const tuned = await trainRecorded(undefined, true);
+    expect(untuned.tunings).toEqual([]);
+    const folder = mkdtempSync(join(tmpdir(), 'facegan-tuning-'));
+    const tuningFile = join(folder, 'tuning.json');
+    const tuned = await trainRecorded(undefined, true, tuningFile);
     try {
-      // every forward, input-gradient and filter-gradient convolution of G and D
-      expect(gemmTuning().length).toBeGreaterThanOrEqual(20);
+      // every forward, input-gradient and filter-gradient convolution of G and D, once
+      const timed = gemmTuning().length;
+      expect(timed).toBeGreaterThanOrEqual(20);
+      expect(tuned.tunings).toEqual([expect.objectContaining({ timed, fromFile: 0 })]);
+      expect(tuned.tunings[0].tunedMs).toBeLessThanOrEqual(tuned.tunings[0].defaultMs);
+      // a new process (no choices in memory) reads them back and times nothing, with the same numbers bit for bit
+      clearGemmTuning();
+      const again = await trainRecorded(undefined, true, tuningFile);
+      expect(again.tunings).toEqual([expect.objectContaining({ timed: 0, fromFile: timed })]);
+      expect(again.steps).toEqual(tuned.steps);
+      expect(again.weights).toEqual(tuned.weights);
       expect(tuned.result).toEqual({ status: 'done', epochs: 2 });
       expect(tuned.queuedAtStep).toEqual(untuned.queuedAtStep);
       const flat = (steps: typeof untuned.steps) => steps.flatMap(([, , , metrics]) => Object.values(metrics as Record<string, number>));
@@ -347,6 +362,7 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
       tuned.weights.forEach((value, i) => expect(value).toBeCloseTo(untuned.weights[i], 4));
     } finally {
       clearGemmTuning();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });

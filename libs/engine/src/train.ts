@@ -6,7 +6,7 @@ import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoi
 import { mixSeed, sampleIndices } from '@facegan/random';
 import { generateImages } from './sample';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
-import { gemmAutotuneDefault, queueAndTune } from './webgpu/index';
+import { gemmAutotuneDefault, loadGemmTuning, queueAndTune, saveGemmTuning } from './webgpu/index';
 
 export interface StepProgress {
   epoch: number;
@@ -51,6 +51,19 @@ export interface TrainHooks {
    * resolves, the previous checkpoint is pruned to its generator: record the new one here.
    */
   onCheckpoint?(report: CheckpointReport): Promise<void>;
+  /** After the first step's convolution GEMMs were tuned (TrainOptions.autotune). */
+  onGemmTuning?(report: GemmTuningReport): void;
+}
+
+export interface GemmTuningReport {
+  /** Problems timed now, and choices read from TrainOptions.tuningFile. */
+  timed: number;
+  fromFile: number;
+  /** Wall time of the first step with the tuning. */
+  seconds: number;
+  /** GPU ms of one call of each timed problem, in the chosen variants and in the default plans. */
+  tunedMs: number;
+  defaultMs: number;
 }
 
 export type TrainResult =
@@ -84,6 +97,11 @@ export interface TrainOptions {
    * (webgpu/gemm-tuning.ts). Default: on webgpu over a real GPU (gemmAutotuneDefault).
    */
   autotune?: boolean;
+  /**
+   * With autotune: a JSON file of choices tuned before on this adapter, read first (those problems are not timed
+   * again, so a resumed run runs the variants the interrupted one ran) and written with the new ones.
+   */
+  tuningFile?: string;
 }
 
 /** The sample grid of the notebook: 4 rows of 7. */
@@ -173,9 +191,8 @@ export async function trainVariant(
       const inFlight: { step: number; metrics: Promise<StepMetrics> }[] = [];
       for (let step = 1; step <= stepsPerEpoch; step++) {
         if (tuneNextStep) {
-          // the run's first step: its GEMMs are tuned while it runs (problems tuned before are not timed again)
           tuneNextStep = false;
-          inFlight.push({ step, metrics: (await queueAndTune(() => queueStep(step))).result });
+          inFlight.push({ step, metrics: (await queueAndTuneFirstStep(() => queueStep(step), hooks, options.tuningFile)).metrics });
         } else {
           inFlight.push({ step, metrics: queueStep(step) });
         }
@@ -212,6 +229,23 @@ export async function trainVariant(
     gridLatents.dispose();
     trainer.dispose();
   }
+}
+
+/** The run's first step, its GEMMs tuned while it runs (problems tuned before, or read from `tuningFile`, are not timed again). */
+async function queueAndTuneFirstStep(queue: () => Promise<StepMetrics>, hooks: TrainHooks, tuningFile: string | undefined): Promise<{ metrics: Promise<StepMetrics> }> {
+  const started = performance.now();
+  const fromFile = tuningFile ? loadGemmTuning(tuningFile) : 0;
+  const { result, tuning } = await queueAndTune(queue);
+  if (tuningFile && tuning.length > 0) saveGemmTuning(tuningFile);
+  const sum = (pick: (r: (typeof tuning)[number]) => number) => tuning.reduce((total, r) => total + pick(r), 0);
+  hooks.onGemmTuning?.({
+    timed: tuning.length,
+    fromFile,
+    seconds: (performance.now() - started) / 1000,
+    tunedMs: sum((r) => r.ms),
+    defaultMs: sum((r) => r.defaultMs),
+  });
+  return { metrics: result };
 }
 
 function batchTensor(dataset: Dataset, indices: Uint32Array): tf.Tensor4D {

@@ -1,8 +1,11 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gemmTileKey, type GemmTile } from './conv-gemm';
-import { autotuneGemms, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
+import { autotuneGemms, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -85,6 +88,35 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     // dimK of the largest sum: the filter gradient's 2·5·5 pixels, the forward's 9·70, the input gradient's 9·130
     expect(maxAbsDifference(tuned, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
     expect(maxAbsDifference(tuned, untuned)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
+  });
+
+  it('saves the choices and reads them back for the same adapter only; a broken file reads as nothing', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'facegan-tuning-'));
+    try {
+      const file = join(folder, 'nested', 'tuning.json');
+      const choices = [
+        { key: 'forward a', variant: { large: true, vector: false, prefetch: true } },
+        { key: 'backprop-filter b', variant: { large: false, vector: true, prefetch: false } },
+      ];
+      setGemmTuning(choices);
+      saveGemmTuning(file);
+      clearGemmTuning();
+      expect(loadGemmTuning(file)).toBe(2);
+      expect(gemmTuning()).toEqual(choices);
+
+      clearGemmTuning();
+      const saved = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...saved, device: 'another card' }));
+      expect(loadGemmTuning(file)).toBe(0);
+      writeFileSync(file, '{"version": 1, "entr');
+      expect(loadGemmTuning(file)).toBe(0);
+      expect(loadGemmTuning(join(folder, 'missing.json'))).toBe(0);
+      writeFileSync(file, JSON.stringify({ ...saved, entries: [{ key: 'x', variant: { large: 'yes' } }, saved.entries[0]] }));
+      expect(loadGemmTuning(file)).toBe(1);
+      expect(gemmTuning()).toEqual([choices[0]]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('runs a variant set from elsewhere (e.g. a saved tuning), whatever the default plan is', async () => {

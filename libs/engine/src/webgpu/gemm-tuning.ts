@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { GemmVariant } from './conv-gemm';
@@ -41,11 +43,14 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [false, true].flatMap((larg
 
 const tuned = new Map<string, GemmVariant>();
 let recording: Map<string, GemmProblem> | undefined;
-let hardwareAdapter = false;
+let adapter = { device: '', isSoftware: true };
 
-/** initWebGpu says whether the adapter is a real GPU: tuning on a CPU adapter (lavapipe) costs more than it saves. */
-export function setGemmAutotuneDefault(onHardware: boolean): void {
-  hardwareAdapter = onHardware;
+/**
+ * initWebGpu names the adapter: tuned choices are saved under its name, and tuning is on by default only on a real
+ * GPU (on a CPU adapter such as lavapipe, compiling every variant costs more than it saves).
+ */
+export function setGemmTuningAdapter(device: string, isSoftware: boolean): void {
+  adapter = { device, isSoftware };
 }
 
 /**
@@ -55,7 +60,7 @@ export function setGemmAutotuneDefault(onHardware: boolean): void {
 export function gemmAutotuneDefault(): boolean {
   if (tf.getBackend() !== 'webgpu') return false;
   const setting = process.env.FACEGAN_GEMM_AUTOTUNE;
-  return setting === undefined || setting === '' ? hardwareAdapter : setting !== '0';
+  return setting === undefined || setting === '' ? !adapter.isSoftware : setting !== '0';
 }
 
 /** The key of a convolution GEMM problem: its kind and everything of the geometry its plan and code depend on. */
@@ -97,6 +102,45 @@ export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant
 
 export function clearGemmTuning(): void {
   tuned.clear();
+}
+
+/** Bumped when a variant's meaning changes, so older files are not read. */
+const TUNING_FILE_VERSION = 1;
+
+interface TuningFile {
+  version: number;
+  device: string;
+  entries: Array<{ key: string; variant: GemmVariant }>;
+}
+
+/**
+ * Reads the choices tuned before on this adapter from `file` (written by saveGemmTuning), so a resumed run or the
+ * next variant of a sweep runs the same variants without timing them again. A missing or unreadable file, or one
+ * from another adapter, reads as nothing. Returns how many choices it read.
+ */
+export function loadGemmTuning(file: string): number {
+  const { device } = adapter;
+  let parsed: TuningFile;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as TuningFile;
+  } catch {
+    return 0;
+  }
+  if (parsed?.version !== TUNING_FILE_VERSION || parsed.device !== device || !Array.isArray(parsed.entries)) return 0;
+  const entries = parsed.entries.filter(
+    (e) => typeof e?.key === 'string' && ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean'),
+  );
+  setGemmTuning(entries);
+  return entries.length;
+}
+
+/** Writes every choice tuned so far (with those read) to `file`, atomically (a temporary file, then a rename). */
+export function saveGemmTuning(file: string): void {
+  const content: TuningFile = { version: TUNING_FILE_VERSION, device: adapter.device, entries: gemmTuning() };
+  mkdirSync(dirname(file), { recursive: true });
+  const partial = `${file}.partial-${process.pid}`;
+  writeFileSync(partial, `${JSON.stringify(content, null, 1)}\n`);
+  renameSync(partial, file);
 }
 
 export interface AutotuneOptions {

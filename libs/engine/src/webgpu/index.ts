@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NO_ADAPTER_MESSAGE, describeAdapter, requestAdapter } from './dawn';
-import { setGemmAutotuneDefault } from './gemm-tuning';
+import { setGemmTuningAdapter } from './gemm-tuning';
 import { installWebGpuOverrides } from './overrides';
 
 export { describeAdapterInfo, NO_ADAPTER_MESSAGE } from './dawn';
@@ -22,7 +22,9 @@ export {
   GEMM_VARIANTS,
   gemmAutotuneDefault,
   gemmTuning,
+  loadGemmTuning,
   queueAndTune,
+  saveGemmTuning,
   recordGemmProblems,
   setGemmTuning,
 } from './gemm-tuning';
@@ -83,7 +85,7 @@ export async function initWebGpu(): Promise<WebGpuInfo> {
   if (!switched) throw new Error(`${NO_ADAPTER_MESSAGE} (tf.setBackend('webgpu') failed on ${described.device})`);
   await tf.ready();
   installWebGpuOverrides();
-  setGemmAutotuneDefault(!described.isSoftware);
+  setGemmTuningAdapter(described.device, described.isSoftware);
   return { backend: 'webgpu', ...described };
 }
 
