@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gemmTileKey, type GemmTile } from './conv-gemm';
+import { gemmTileKey, type GemmTile, type GemmVariant } from './conv-gemm';
 import { autotuneGemms, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -64,6 +64,7 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     const results = await autotuneGemms(problems, { rounds: 1, callsPerRound: 1 });
     expect(results.map((r) => r.key).sort()).toEqual(problems.map((p) => p.key).sort());
     for (const r of results) {
+      expect(r.rejected).toEqual([]);
       // large only matters along dimensions over 64 and vec4 only for counts that are multiples of 4, so
       // fewer than 8 plans can be distinct; but this geometry has at least the two main-loop variants
       expect(r.candidates).toBeGreaterThanOrEqual(2);
@@ -88,6 +89,26 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     // dimK of the largest sum: the filter gradient's 2·5·5 pixels, the forward's 9·70, the input gradient's 9·130
     expect(maxAbsDifference(tuned, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
     expect(maxAbsDifference(tuned, untuned)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
+  });
+
+  it('never chooses a plan whose result disagrees with the default plan (e.g. one the driver miscompiles)', async () => {
+    const { result, problems } = recordGemmProblems(convAndGradients);
+    result.dispose();
+    // the prefetch plans "compute" on zeros: wrong results, and quick ones
+    const zeros = problems.map((p) => p.inputShapes.map((shape) => tf.zeros(shape)));
+    const broken = problems.map((p, i) => ({ ...p, run: (b: WebGPUBackend, inputs: tf.TensorInfo[], v: GemmVariant | undefined) => p.run(b, v?.prefetch ? zeros[i] : inputs, v) }));
+    try {
+      const results = await autotuneGemms(broken, { rounds: 1, callsPerRound: 1 });
+      expect(results).toHaveLength(3);
+      for (const r of results) {
+        expect(r.variant.prefetch).toBe(false);
+        expect(r.rejected.length).toBeGreaterThanOrEqual(1);
+        expect(r.rejected.every((v) => v.prefetch)).toBe(true);
+        expect(formatGemmTuning([r])).toContain('wrong results, left out: ');
+      }
+    } finally {
+      for (const list of zeros) for (const t of list) t.dispose();
+    }
   });
 
   it('saves the choices and reads them back for the same adapter only; a broken file reads as nothing', () => {

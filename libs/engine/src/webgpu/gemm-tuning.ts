@@ -24,7 +24,8 @@ export interface GemmProblem {
   plan(variant: GemmVariant | undefined): unknown;
   /** Whether the variant's grid fits the device (default: always). */
   fits?(variant: GemmVariant): boolean;
-  run(backend: WebGPUBackend, inputs: tf.TensorInfo[], variant: GemmVariant): tf.TensorInfo;
+  /** In `variant`, or in the default plan where it is undefined. */
+  run(backend: WebGPUBackend, inputs: tf.TensorInfo[], variant: GemmVariant | undefined): tf.TensorInfo;
 }
 
 export interface GemmTuningResult {
@@ -33,8 +34,9 @@ export interface GemmTuningResult {
   /** GPU ms of one call in the chosen variant, and in the untuned default plan. */
   ms: number;
   defaultMs: number;
-  /** How many distinct plans were timed. */
+  /** How many distinct plans there were, and those left out because their result disagreed with the default plan's. */
   candidates: number;
+  rejected: GemmVariant[];
 }
 
 export const GEMM_VARIANTS: readonly GemmVariant[] = [false, true].flatMap((large) =>
@@ -154,7 +156,9 @@ export interface AutotuneOptions {
  * Times every distinct plan of each problem on the current (webgpu) backend and keeps the fastest for the
  * problem. Wall time over a few queued calls, from submit to done: launch overhead counts, as it does in a
  * step, and it needs no timestamp queries (which Dawn may quantise). Inputs are random: a GEMM's time does
- * not depend on its values.
+ * not depend on its values. Before it is timed, each plan's result is compared with the default plan's on the
+ * device: a plan this driver miscompiles, or whose pipeline Dawn rejects (its dispatches are then dropped, and
+ * look fast), is never chosen.
  */
 export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOptions = {}): Promise<GemmTuningResult[]> {
   const rounds = options.rounds ?? 3;
@@ -163,18 +167,28 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
   const results: GemmTuningResult[] = [];
   for (const problem of problems) {
     const inputs = problem.inputShapes.map((shape, i) => tf.randomUniform(shape, -1, 1, 'float32', i + 1));
+    const reference = asTensor(problem.run(backend, inputs, undefined));
     try {
+      const tolerance = AGREEMENT * Math.max(1, await maxAbs(reference));
       const defaultPlan = JSON.stringify(problem.plan(undefined));
       const candidates = distinctBy(
         GEMM_VARIANTS.filter((variant) => problem.fits?.(variant) ?? true),
         (variant) => JSON.stringify(problem.plan(variant)),
       );
-      if (candidates.length === 0) continue;
       const timed = [];
+      const rejected: GemmVariant[] = [];
       for (const variant of candidates) {
+        // the first call compiles; its result must agree with the default plan's
+        backend.device.pushErrorScope('validation');
+        const first = asTensor(problem.run(backend, inputs, variant));
+        const error = await maxAbsDifference(first, reference);
+        first.dispose();
+        const invalid = await backend.device.popErrorScope();
+        if (invalid || !(error <= tolerance)) {
+          rejected.push(variant);
+          continue;
+        }
         const run = () => backend.disposeData(problem.run(backend, inputs, variant).dataId);
-        run(); // compiles
-        await settle(backend);
         let best = Infinity;
         for (let round = 0; round < rounds; round++) {
           const start = performance.now();
@@ -184,6 +198,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         }
         timed.push({ variant, ms: best, isDefault: JSON.stringify(problem.plan(variant)) === defaultPlan });
       }
+      if (timed.length === 0) continue;
       const fastest = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
       tuned.set(problem.key, fastest.variant);
       results.push({
@@ -192,12 +207,40 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         ms: fastest.ms,
         defaultMs: timed.find((t) => t.isDefault)?.ms ?? NaN,
         candidates: candidates.length,
+        rejected,
       });
     } finally {
+      reference.dispose();
       for (const input of inputs) input.dispose();
     }
   }
   return results;
+}
+
+/**
+ * How far a plan's result may be from the default plan's, relative to the largest |value|: both sum the same
+ * float32 products, most in the same order (a filter gradient's split-K can differ); a broken plan is off by O(1).
+ */
+const AGREEMENT = 1e-3;
+
+function asTensor(info: tf.TensorInfo): tf.Tensor {
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+async function maxAbs(tensor: tf.Tensor): Promise<number> {
+  const max = tf.tidy(() => tf.max(tf.abs(tensor)));
+  const [value] = await max.data();
+  max.dispose();
+  return value;
+}
+
+async function maxAbsDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const difference = tf.sub(a, b);
+  try {
+    return await maxAbs(difference);
+  } finally {
+    difference.dispose();
+  }
 }
 
 /**
@@ -233,7 +276,9 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) => [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : ''].filter(Boolean).join('+');
   const rows = results.map(
-    (r) => `${r.key.padEnd(64)} ${name(r.variant).padEnd(24)} ${r.ms.toFixed(3).padStart(9)} ms  default ${r.defaultMs.toFixed(3).padStart(9)} ms  (${r.candidates} plans)`,
+    (r) =>
+      `${r.key.padEnd(64)} ${name(r.variant).padEnd(24)} ${r.ms.toFixed(3).padStart(9)} ms  default ${r.defaultMs.toFixed(3).padStart(9)} ms  (${r.candidates} plans` +
+      `${r.rejected.length > 0 ? `; wrong results, left out: ${r.rejected.map(name).join(', ')}` : ''})`,
   );
   const total = (pick: (r: GemmTuningResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
   rows.push(`all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each, against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans`);
