@@ -347,19 +347,24 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
       expect(timed).toBeGreaterThanOrEqual(20);
       expect(tuned.tunings).toEqual([expect.objectContaining({ timed, fromFile: 0 })]);
       expect(tuned.tunings[0].tunedMs).toBeLessThanOrEqual(tuned.tunings[0].defaultMs);
-      // a new process (no choices in memory) reads them back and times nothing, with the same numbers bit for bit
+      // A new process (no choices in memory) reads them back and times nothing; two such runs give the same numbers
+      // bit for bit (the tuning run's own first step ran the default plans, so it matches them only to rounding).
+      // So a run resumed on this device runs the variants the interrupted run ran after its first step.
       clearGemmTuning();
       const again = await trainRecorded(undefined, true, tuningFile);
+      clearGemmTuning();
+      const andAgain = await trainRecorded(undefined, true, tuningFile);
       expect(again.tunings).toEqual([expect.objectContaining({ timed: 0, fromFile: timed })]);
-      expect(again.steps).toEqual(tuned.steps);
-      expect(again.weights).toEqual(tuned.weights);
+      expect(andAgain.steps).toEqual(again.steps);
+      expect(andAgain.weights).toEqual(again.weights);
       expect(tuned.result).toEqual({ status: 'done', epochs: 2 });
       expect(tuned.queuedAtStep).toEqual(untuned.queuedAtStep);
       const flat = (steps: typeof untuned.steps) => steps.flatMap(([, , , metrics]) => Object.values(metrics as Record<string, number>));
       const [a, b] = [flat(tuned.steps), flat(untuned.steps)];
       expect(a).toHaveLength(b.length);
       a.forEach((value, i) => expect(value).toBeCloseTo(b[i], 4));
-      tuned.weights.forEach((value, i) => expect(value).toBeCloseTo(untuned.weights[i], 4));
+      // the generator's images after 6 Adam steps: rounding differences (a filter gradient's split-K order) grow
+      tuned.weights.forEach((value, i) => expect(value).toBeCloseTo(untuned.weights[i], 2));
     } finally {
       clearGemmTuning();
       rmSync(folder, { recursive: true, force: true });

@@ -56,12 +56,14 @@ export function gemmPrefetch(): boolean {
 /**
  * One choice among the convolution GEMMs' code variants, for one problem (gemm-tuning.ts times them on the
  * adapter): `large`, 8 outputs per thread along each dimension over 64 (128×128 tiles) whatever the grid;
- * `vector` and `prefetch` as in GemmTile.
+ * `vector` and `prefetch` as in GemmTile; `splitScale` (the filter gradient only) scales its split-K count
+ * (a uniform and the grid, not the shader: trying it costs no compilation).
  */
 export interface GemmVariant {
   large: boolean;
   vector: boolean;
   prefetch: boolean;
+  splitScale?: number;
 }
 
 /**

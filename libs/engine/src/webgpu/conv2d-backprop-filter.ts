@@ -70,7 +70,8 @@ export function planBackpropFilter(dimM: number, dimN: number, dimK: number, spl
   const { rowsPerThread, colsPerThread } = tile;
   const tiles = Math.ceil(dimM / (16 * rowsPerThread)) * Math.ceil(dimN / (16 * colsPerThread));
   const kTiles = Math.ceil(dimK / TILE_K);
-  const wanted = splits ?? Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT));
+  const planned = Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT));
+  const wanted = splits ?? Math.max(1, Math.round(planned * (variant?.splitScale ?? 1)));
   const kTilesPerSplit = Math.ceil(kTiles / Math.max(1, Math.min(wanted, kTiles)));
   const kPerSplit = kTilesPerSplit * TILE_K;
   return { ...tile, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
@@ -233,6 +234,8 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     return {
       inputShapes: [x.shape, dy.shape],
       plan: (v) => planBackpropFilter(dimM, outChannels, dimK, splits, v),
+      // once the code is chosen: a quarter or 4× the split-K count
+      refinements: splits === undefined ? (best) => [0.25, 4].map((splitScale) => ({ ...best, splitScale })) : undefined,
       run: (b, [xAgain, dyAgain], v) => backpropFilterGemm(b, { x: xAgain, dy: dyAgain, filterShape, strides, pad, dimRoundingMode, splits }, v),
     };
   });

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gemmTileKey, type GemmTile, type GemmVariant } from './conv-gemm';
-import { autotuneGemms, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
+import { autotuneGemms, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -13,6 +13,17 @@ const webGpu = await webGpuForTests();
 describe('GEMM_VARIANTS', () => {
   it('are the eight combinations of tile size, vec4 staging and prefetch', () => {
     expect(new Set(GEMM_VARIANTS.map((v) => JSON.stringify(v))).size).toBe(8);
+  });
+
+  it("a filter gradient's splitScale scales its split-K count", () => {
+    const variant = { large: true, vector: false, prefetch: false };
+    const base = planBackpropFilter(1152, 128, 100000, undefined, variant);
+    const more = planBackpropFilter(1152, 128, 100000, undefined, { ...variant, splitScale: 4 });
+    const fewer = planBackpropFilter(1152, 128, 100000, undefined, { ...variant, splitScale: 0.25 });
+    expect(base.splits).toBeGreaterThan(50);
+    expect(more.splits / base.splits).toBeGreaterThan(3.5);
+    expect(fewer.splits / base.splits).toBeLessThan(0.3);
+    expect(planBackpropFilter(1152, 128, 100000, undefined, { ...variant, splitScale: 1e-6 }).splits).toBe(1);
   });
 });
 
@@ -63,12 +74,17 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
 
     const results = await autotuneGemms(problems, { rounds: 1, callsPerRound: 1 });
     expect(results.map((r) => r.key).sort()).toEqual(problems.map((p) => p.key).sort());
+    const filterProblem = problems.find((p) => p.key.startsWith('backprop-filter'));
+    const filterResult = results.find((r) => r.key.startsWith('backprop-filter'));
+    const plansOf = (variants: GemmVariant[]) => new Set(variants.map((v) => JSON.stringify(filterProblem?.plan(v)))).size;
+    expect(filterResult?.candidates).toBe(plansOf(GEMM_VARIANTS) + 1);
     for (const r of results) {
       expect(r.rejected).toEqual([]);
       // large only matters along dimensions over 64 and vec4 only for counts that are multiples of 4, so
       // fewer than 8 plans can be distinct; but this geometry has at least the two main-loop variants
       expect(r.candidates).toBeGreaterThanOrEqual(2);
-      expect(r.candidates).toBeLessThanOrEqual(8);
+      // the filter gradient also tries its winner with 4× and ¼ the split-K count (here 1 split: ¼ is the same plan)
+      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 10 : 8);
       expect(r.ms).toBeGreaterThan(0);
       expect(r.ms).toBeLessThanOrEqual(r.defaultMs);
     }
@@ -117,7 +133,7 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       const file = join(folder, 'nested', 'tuning.json');
       const choices = [
         { key: 'forward a', variant: { large: true, vector: false, prefetch: true } },
-        { key: 'backprop-filter b', variant: { large: false, vector: true, prefetch: false } },
+        { key: 'backprop-filter b', variant: { large: false, vector: true, prefetch: false, splitScale: 4 } },
       ];
       setGemmTuning(choices);
       saveGemmTuning(file);
@@ -132,7 +148,8 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       writeFileSync(file, '{"version": 1, "entr');
       expect(loadGemmTuning(file)).toBe(0);
       expect(loadGemmTuning(join(folder, 'missing.json'))).toBe(0);
-      writeFileSync(file, JSON.stringify({ ...saved, entries: [{ key: 'x', variant: { large: 'yes' } }, saved.entries[0]] }));
+      const badSplits = { key: 'y', variant: { large: true, vector: true, prefetch: true, splitScale: -1 } };
+      writeFileSync(file, JSON.stringify({ ...saved, entries: [{ key: 'x', variant: { large: 'yes' } }, badSplits, saved.entries[0]] }));
       expect(loadGemmTuning(file)).toBe(1);
       expect(gemmTuning()).toEqual([choices[0]]);
     } finally {

@@ -22,6 +22,8 @@ export interface GemmProblem {
   inputShapes: number[][];
   /** The plan a variant gives (tiles, grid, code): variants with equal plans are timed once. */
   plan(variant: GemmVariant | undefined): unknown;
+  /** Variants to try once `best` has won among GEMM_VARIANTS (settings that need no compilation). */
+  refinements?(best: GemmVariant): GemmVariant[];
   /** Whether the variant's grid fits the device (default: always). */
   fits?(variant: GemmVariant): boolean;
   /** In `variant`, or in the default plan where it is undefined. */
@@ -99,7 +101,10 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
-  for (const { key, variant } of entries) tuned.set(key, { large: variant.large, vector: variant.vector, prefetch: variant.prefetch });
+  for (const { key, variant } of entries) {
+    const { large, vector, prefetch, splitScale } = variant;
+    tuned.set(key, splitScale === undefined ? { large, vector, prefetch } : { large, vector, prefetch, splitScale });
+  }
 }
 
 export function clearGemmTuning(): void {
@@ -130,7 +135,10 @@ export function loadGemmTuning(file: string): number {
   }
   if (parsed?.version !== TUNING_FILE_VERSION || parsed.device !== device || !Array.isArray(parsed.entries)) return 0;
   const entries = parsed.entries.filter(
-    (e) => typeof e?.key === 'string' && ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean'),
+    (e) =>
+      typeof e?.key === 'string' &&
+      ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean') &&
+      (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)),
   );
   setGemmTuning(entries);
   return entries.length;
@@ -175,9 +183,9 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         GEMM_VARIANTS.filter((variant) => problem.fits?.(variant) ?? true),
         (variant) => JSON.stringify(problem.plan(variant)),
       );
-      const timed = [];
+      const timed: Array<{ variant: GemmVariant; ms: number; isDefault: boolean }> = [];
       const rejected: GemmVariant[] = [];
-      for (const variant of candidates) {
+      const tryVariant = async (variant: GemmVariant) => {
         // the first call compiles; its result must agree with the default plan's
         backend.device.pushErrorScope('validation');
         const first = asTensor(problem.run(backend, inputs, variant));
@@ -186,7 +194,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         const invalid = await backend.device.popErrorScope();
         if (invalid || !(error <= tolerance)) {
           rejected.push(variant);
-          continue;
+          return;
         }
         const run = () => backend.disposeData(problem.run(backend, inputs, variant).dataId);
         let best = Infinity;
@@ -197,6 +205,17 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
           best = Math.min(best, (performance.now() - start) / callsPerRound);
         }
         timed.push({ variant, ms: best, isDefault: JSON.stringify(problem.plan(variant)) === defaultPlan });
+      };
+      for (const variant of candidates) await tryVariant(variant);
+      const fastestSoFar = timed.reduce<(typeof timed)[number] | undefined>((a, b) => (a === undefined || b.ms < a.ms ? b : a), undefined);
+      if (fastestSoFar && problem.refinements) {
+        const seen = new Set(candidates.map((v) => JSON.stringify(problem.plan(v))));
+        for (const variant of problem.refinements(fastestSoFar.variant)) {
+          const plan = JSON.stringify(problem.plan(variant));
+          if (seen.has(plan) || !(problem.fits?.(variant) ?? true)) continue;
+          seen.add(plan);
+          await tryVariant(variant);
+        }
       }
       if (timed.length === 0) continue;
       const fastest = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
@@ -206,7 +225,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         variant: fastest.variant,
         ms: fastest.ms,
         defaultMs: timed.find((t) => t.isDefault)?.ms ?? NaN,
-        candidates: candidates.length,
+        candidates: timed.length + rejected.length,
         rejected,
       });
     } finally {
@@ -274,7 +293,10 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 
 /** One line per problem, for logs: the chosen variant and its time against the default plan's. */
 export function formatGemmTuning(results: GemmTuningResult[]): string {
-  const name = (v: GemmVariant) => [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : ''].filter(Boolean).join('+');
+  const name = (v: GemmVariant) =>
+    [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '']
+      .filter(Boolean)
+      .join('+');
   const rows = results.map(
     (r) =>
       `${r.key.padEnd(64)} ${name(r.variant).padEnd(24)} ${r.ms.toFixed(3).padStart(9)} ms  default ${r.defaultMs.toFixed(3).padStart(9)} ms  (${r.candidates} plans` +
