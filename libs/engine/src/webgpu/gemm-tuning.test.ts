@@ -76,7 +76,7 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     expect(results.map((r) => r.key).sort()).toEqual(problems.map((p) => p.key).sort());
     const filterProblem = problems.find((p) => p.key.startsWith('backprop-filter'));
     const filterResult = results.find((r) => r.key.startsWith('backprop-filter'));
-    const plansOf = (variants: GemmVariant[]) => new Set(variants.map((v) => JSON.stringify(filterProblem?.plan(v)))).size;
+    const plansOf = (variants: readonly GemmVariant[]) => new Set(variants.map((v) => JSON.stringify(filterProblem?.plan(v)))).size;
     expect(filterResult?.candidates).toBe(plansOf(GEMM_VARIANTS) + 1);
     for (const r of results) {
       expect(r.rejected).toEqual([]);
