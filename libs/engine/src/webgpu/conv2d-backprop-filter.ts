@@ -24,7 +24,7 @@ import {
   type GemmTile,
   type GemmVariant,
 } from './conv-gemm';
-import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
+import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
 import { gemmTileLimit, outputsAlong } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
@@ -232,6 +232,7 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
   noteGemmProblem(key, () => {
     const { strides, pad, dimRoundingMode, splits } = args;
     return {
+      flops: convFlops(convInfo),
       inputShapes: [x.shape, dy.shape],
       plan: (v) => planBackpropFilter(dimM, outChannels, dimK, splits, v),
       // once the code is chosen: a quarter or 4× the split-K count

@@ -23,7 +23,7 @@ import {
   type GemmTile,
   type GemmVariant,
 } from './conv-gemm';
-import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
+import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
@@ -235,6 +235,7 @@ export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArg
   noteGemmProblem(key, () => {
     const { inputShape, strides, pad, dimRoundingMode } = args;
     return {
+      flops: convFlops(convInfo),
       inputShapes: [args.dy.shape, args.filter.shape],
       plan: (v) => planBackpropInput(convInfo, v),
       fits: (v) => dispatchFits(backend, planBackpropInput(convInfo, v).dispatch),

@@ -24,7 +24,7 @@ import {
   type GemmTile,
   type GemmVariant,
 } from './conv-gemm';
-import { gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
+import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
@@ -205,6 +205,7 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
   noteGemmProblem(key, () => {
     const { strides, pad, dimRoundingMode } = args;
     return {
+      flops: convFlops(convInfo),
       inputShapes: [args.x.shape, args.filter.shape, ...(args.bias ? [args.bias.shape] : [])],
       plan: (v) => planForward(convInfo, v),
       fits: (v) => dispatchFits(backend, planForward(convInfo, v).dispatch),

@@ -2,8 +2,7 @@
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
 # (see pack-device.sh): the WebGPU training-step benchmark (by default v2-large, version 2 with the forward
 # GEMM and 128×128 tiles, measured on 2026-11-26; project, what the engine trains with now; and project with
-# the convolution GEMMs' candidate options: autotuned per convolution, vec4 workgroup tiles, register prefetch of
-# the next K-tile, both; one process per size) and
+# the convolution GEMMs autotuned per convolution, and with vec4 workgroup tiles everywhere; one process per size) and
 # the engine's own trainer (facegan-trainer-webgpu) and PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
@@ -13,9 +12,10 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v2-large,project,project-autotune,project-vec4,project-prefetch,project-vec4-prefetch; project-autotune
-# times every GEMM variant per convolution in its first step and keeps the fastest, as training does on a GPU, its table
-# in tfjs-<size>.err; v1 and v2 are the older
+# VARIANTS (default v2-large,project,project-autotune,project-vec4; project-autotune times every GEMM variant per
+# convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and TFLOP/s per
+# convolution, chosen against default) in tfjs-<size>.err; project-prefetch and project-vec4-prefetch fix one
+# candidate for every convolution (the table says more, per layer); v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation, and
 # allow_unsafe_apis, under which the log also lists the experimental adapter features such as subgroup matrices;
@@ -33,7 +33,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v2-large,project,project-autotune,project-vec4,project-prefetch,project-vec4-prefetch}
+variants=${VARIANTS:-v2-large,project,project-autotune,project-vec4}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation,allow_unsafe_apis}
 out=${OUT:-$(mktemp -d)}

@@ -90,6 +90,9 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     }
     expect(gemmTuning().map((t) => t.key).sort()).toEqual(results.map((r) => r.key).sort());
     expect(formatGemmTuning(results)).toContain(`all 3 problems`);
+    // the three GEMMs of one convolution: 2·(2·5·5 outputs)·130·(9·70) FLOPs each
+    expect(results.map((r) => r.flops)).toEqual([1, 2, 3].map(() => 2 * 2 * 5 * 5 * 130 * 9 * 70));
+    expect(formatGemmTuning(results)).toMatch(/TFLOP\/s/);
     // tuned problems are not recorded again
     const again = recordGemmProblems(convAndGradients);
     again.result.dispose();

@@ -20,6 +20,8 @@ import type { GemmVariant } from './conv-gemm';
 export interface GemmProblem {
   key: string;
   inputShapes: number[][];
+  /** Multiply-adds × 2 of the convolution (what its three GEMMs share), for TFLOP/s in the table. */
+  flops: number;
   /** The plan a variant gives (tiles, grid, code): variants with equal plans are timed once. */
   plan(variant: GemmVariant | undefined): unknown;
   /** Variants to try once `best` has won among GEMM_VARIANTS (settings that need no compilation). */
@@ -32,6 +34,7 @@ export interface GemmProblem {
 
 export interface GemmTuningResult {
   key: string;
+  flops: number;
   variant: GemmVariant;
   /** GPU ms of one call in the chosen variant, and in the untuned default plan. */
   ms: number;
@@ -65,6 +68,12 @@ export function gemmAutotuneDefault(): boolean {
   if (tf.getBackend() !== 'webgpu') return false;
   const setting = process.env.FACEGAN_GEMM_AUTOTUNE;
   return setting === undefined || setting === '' ? !adapter.isSoftware : setting !== '0';
+}
+
+/** 2 × the multiply-adds of a convolution: each of its three GEMMs (forward, input and filter gradients) does as many. */
+export function convFlops(convInfo: tf.backend_util.Conv2DInfo): number {
+  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth, inChannels } = convInfo;
+  return 2 * batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
 }
 
 /** The key of a convolution GEMM problem: its kind and everything of the geometry its plan and code depend on. */
@@ -222,6 +231,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
       tuned.set(problem.key, fastest.variant);
       results.push({
         key: problem.key,
+        flops: problem.flops,
         variant: fastest.variant,
         ms: fastest.ms,
         defaultMs: timed.find((t) => t.isDefault)?.ms ?? NaN,
@@ -297,12 +307,18 @@ export function formatGemmTuning(results: GemmTuningResult[]): string {
     [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '']
       .filter(Boolean)
       .join('+');
+  const tflops = (flops: number, ms: number) => (flops / ms / 1e9).toFixed(2).padStart(7);
   const rows = results.map(
     (r) =>
-      `${r.key.padEnd(64)} ${name(r.variant).padEnd(24)} ${r.ms.toFixed(3).padStart(9)} ms  default ${r.defaultMs.toFixed(3).padStart(9)} ms  (${r.candidates} plans` +
+      `${r.key.padEnd(64)} ${name(r.variant).padEnd(34)} ${r.ms.toFixed(3).padStart(9)} ms ${tflops(r.flops, r.ms)} TFLOP/s  ` +
+      `default ${r.defaultMs.toFixed(3).padStart(9)} ms ${tflops(r.flops, r.defaultMs)}  (${r.candidates} plans` +
       `${r.rejected.length > 0 ? `; wrong results, left out: ${r.rejected.map(name).join(', ')}` : ''})`,
   );
   const total = (pick: (r: GemmTuningResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
-  rows.push(`all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each, against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans`);
+  const flops = total((r) => r.flops);
+  rows.push(
+    `all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each (${tflops(flops, total((r) => r.ms)).trim()} TFLOP/s), ` +
+      `against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans (${tflops(flops, total((r) => r.defaultMs)).trim()})`,
+  );
   return rows.join('\n');
 }
