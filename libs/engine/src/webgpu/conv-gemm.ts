@@ -56,14 +56,21 @@ export function gemmPrefetch(): boolean {
 /**
  * One choice among the convolution GEMMs' code variants, for one problem (gemm-tuning.ts times them on the
  * adapter): `large`, 8 outputs per thread along each dimension over 64 (128×128 tiles) whatever the grid;
+ * `shape` limits large tiles to 8 outputs per thread along M only ('tall', 128×64) or N only ('wide', 64×128);
  * `vector` and `prefetch` as in GemmTile; `splitScale` (the filter gradient only) scales its split-K count
  * (a uniform and the grid, not the shader: trying it costs no compilation).
  */
 export interface GemmVariant {
   large: boolean;
+  shape?: 'tall' | 'wide';
   vector: boolean;
   prefetch: boolean;
   splitScale?: number;
+}
+
+/** Whether a variant allows 8 outputs per thread along M (rows) and N (columns). */
+export function largeAlong(variant: GemmVariant): { rows: boolean; cols: boolean } {
+  return { rows: variant.large && variant.shape !== 'wide', cols: variant.large && variant.shape !== 'tall' };
 }
 
 /**

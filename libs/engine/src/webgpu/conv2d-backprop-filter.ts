@@ -23,6 +23,7 @@ import {
   type GemmStaging,
   type GemmTile,
   type GemmVariant,
+  largeAlong,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
@@ -65,8 +66,8 @@ export interface BackpropFilterPlan extends GemmTile {
  * grid full whatever the tile).
  */
 export function planBackpropFilter(dimM: number, dimN: number, dimK: number, splits?: number, variant?: GemmVariant): BackpropFilterPlan {
-  const large = variant ? variant.large : gemmTileLimit() === 8;
-  const tile = gemmTile(outputsAlong(dimM, large), outputsAlong(dimN, large), variant);
+  const large = variant ? largeAlong(variant) : { rows: gemmTileLimit() === 8, cols: gemmTileLimit() === 8 };
+  const tile = gemmTile(outputsAlong(dimM, large.rows), outputsAlong(dimN, large.cols), variant);
   const { rowsPerThread, colsPerThread } = tile;
   const tiles = Math.ceil(dimM / (16 * rowsPerThread)) * Math.ceil(dimN / (16 * colsPerThread));
   const kTiles = Math.ceil(dimK / TILE_K);

@@ -1,4 +1,4 @@
-import { gemmTile, type GemmTile, type GemmVariant } from './conv-gemm';
+import { gemmTile, largeAlong, type GemmTile, type GemmVariant } from './conv-gemm';
 
 /**
  * How many outputs along each of M and N one thread of the project's GEMM kernels (the convolution
@@ -41,7 +41,10 @@ export function outputsAlong(dim: number, large: boolean): number {
  * A `variant` (a tuned choice) decides the tile size and code itself.
  */
 export function planTile(dimM: number, dimN: number, layers = 1, variant?: GemmVariant): GemmTile {
-  if (variant) return gemmTile(outputsAlong(dimM, variant.large), outputsAlong(dimN, variant.large), variant);
+  if (variant) {
+    const large = largeAlong(variant);
+    return gemmTile(outputsAlong(dimM, large.rows), outputsAlong(dimN, large.cols), variant);
+  }
   const medium = gemmTile(outputsPerThread(dimM), outputsPerThread(dimN));
   if (limit < 8) return medium;
   const large = gemmTile(dimM > 64 ? 8 : medium.rowsPerThread, dimN > 64 ? 8 : medium.colsPerThread);

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gemmTileKey, type GemmTile, type GemmVariant } from './conv-gemm';
+import { planTile } from './gemm-tiles';
 import { autotuneGemms, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -13,6 +14,14 @@ const webGpu = await webGpuForTests();
 describe('GEMM_VARIANTS', () => {
   it('are the eight combinations of tile size, vec4 staging and prefetch', () => {
     expect(new Set(GEMM_VARIANTS.map((v) => JSON.stringify(v))).size).toBe(8);
+  });
+
+  it("a large variant's shape keeps 8 outputs per thread along M only (tall) or N only (wide)", () => {
+    const variant = { large: true, vector: true, prefetch: false };
+    expect(planTile(524288, 128, 1, variant)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
+    expect(planTile(524288, 128, 1, { ...variant, shape: 'tall' })).toMatchObject({ rowsPerThread: 8, colsPerThread: 4, vector: true });
+    expect(planTile(524288, 128, 1, { ...variant, shape: 'wide' })).toMatchObject({ rowsPerThread: 4, colsPerThread: 8 });
+    expect(planBackpropFilter(1152, 128, 100000, undefined, { ...variant, shape: 'wide' })).toMatchObject({ rowsPerThread: 4, colsPerThread: 8 });
   });
 
   it("a filter gradient's splitScale scales its split-K count", () => {
@@ -77,14 +86,15 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     const filterProblem = problems.find((p) => p.key.startsWith('backprop-filter'));
     const filterResult = results.find((r) => r.key.startsWith('backprop-filter'));
     const plansOf = (variants: readonly GemmVariant[]) => new Set(variants.map((v) => JSON.stringify(filterProblem?.plan(v)))).size;
-    expect(filterResult?.candidates).toBe(plansOf(GEMM_VARIANTS) + 1);
+    expect(filterResult?.candidates).toBeGreaterThanOrEqual(plansOf(GEMM_VARIANTS) + 1);
     for (const r of results) {
       expect(r.rejected).toEqual([]);
       // large only matters along dimensions over 64 and vec4 only for counts that are multiples of 4, so
       // fewer than 8 plans can be distinct; but this geometry has at least the two main-loop variants
       expect(r.candidates).toBeGreaterThanOrEqual(2);
-      // the filter gradient also tries its winner with 4× and ¼ the split-K count (here 1 split: ¼ is the same plan)
-      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 10 : 8);
+      // then a large winner also as 128×64 and 64×128 tiles, and the filter gradient's winner with 4× and ¼ the
+      // split-K count (here 1 split: ¼ is the same plan)
+      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 12 : 10);
       expect(r.ms).toBeGreaterThan(0);
       expect(r.ms).toBeLessThanOrEqual(r.defaultMs);
     }
@@ -137,11 +147,12 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       const choices = [
         { key: 'forward a', variant: { large: true, vector: false, prefetch: true } },
         { key: 'backprop-filter b', variant: { large: false, vector: true, prefetch: false, splitScale: 4 } },
+        { key: 'backprop-input c', variant: { large: true, shape: 'wide' as const, vector: true, prefetch: false } },
       ];
       setGemmTuning(choices);
       saveGemmTuning(file);
       clearGemmTuning();
-      expect(loadGemmTuning(file)).toBe(2);
+      expect(loadGemmTuning(file)).toBe(3);
       expect(gemmTuning()).toEqual(choices);
 
       clearGemmTuning();
@@ -160,15 +171,26 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     }
   });
 
-  it('runs a variant set from elsewhere (e.g. a saved tuning), whatever the default plan is', async () => {
+  it.each([
+    { variant: { large: false, vector: true, prefetch: true }, tiles: ['4_4_v4_pf', '4_4_v4_pf', '4_4_v4_pf'] },
+    { variant: { large: true, shape: 'tall' as const, vector: true, prefetch: false }, tiles: ['4_4_v4', '4_4_v4', '8_4_v4'] },
+    { variant: { large: true, shape: 'wide' as const, vector: false, prefetch: true }, tiles: ['4_8_pf', '4_8_pf', '4_8_pf'] },
+  ])('runs a variant set from elsewhere (e.g. a saved tuning), right: $variant', async ({ variant, tiles }) => {
+    const reference = await valuesOn('cpu', convAndGradients);
     const { result, problems } = recordGemmProblems(convAndGradients);
     result.dispose();
-    const variant = { large: false, vector: true, prefetch: true };
     setGemmTuning(problems.map((p) => ({ key: p.key, variant })));
-    const shaderKeys = await programsRun(() => valuesOn('webgpu', convAndGradients));
+    let values: Float32Array = new Float32Array();
+    const shaderKeys = await programsRun(async () => {
+      values = await valuesOn('webgpu', convAndGradients);
+    });
     const gemmKeys = shaderKeys.filter((key) => /^facegan(Forward|BackpropInput|BackpropFilter)\w*Gemm_/.test(key));
-    expect(gemmKeys).toHaveLength(4); // the forward convolution runs twice: for the output and inside tf.grads
-    for (const key of gemmKeys) expect(key).toMatch(/_pf/);
+    // forward (twice: for the output and inside tf.grads), input gradient, filter gradient
+    const [forward, input, filter] = tiles;
+    expect(gemmKeys.map((key) => key.replace(/_(true|false)$/, '')).sort()).toEqual(
+      [`faceganBackpropFilterGemm_${filter}`, `faceganBackpropInputGemm_${input}`, `faceganForwardConvGemm_${forward}`, `faceganForwardConvGemm_${forward}`],
+    );
+    expect(maxAbsDifference(values, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
   });
 });
 

@@ -111,8 +111,8 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, splitScale } = variant;
-    tuned.set(key, splitScale === undefined ? { large, vector, prefetch } : { large, vector, prefetch, splitScale });
+    const { large, vector, prefetch, shape, splitScale } = variant;
+    tuned.set(key, { large, vector, prefetch, ...(shape === undefined ? {} : { shape }), ...(splitScale === undefined ? {} : { splitScale }) });
   }
 }
 
@@ -147,7 +147,8 @@ export function loadGemmTuning(file: string): number {
     (e) =>
       typeof e?.key === 'string' &&
       ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean') &&
-      (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)),
+      (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)) &&
+      (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide'),
   );
   setGemmTuning(entries);
   return entries.length;
@@ -216,18 +217,20 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
         timed.push({ variant, ms: best, isDefault: JSON.stringify(problem.plan(variant)) === defaultPlan });
       };
       for (const variant of candidates) await tryVariant(variant);
-      const fastestSoFar = timed.reduce<(typeof timed)[number] | undefined>((a, b) => (a === undefined || b.ms < a.ms ? b : a), undefined);
-      if (fastestSoFar && problem.refinements) {
-        const seen = new Set(candidates.map((v) => JSON.stringify(problem.plan(v))));
-        for (const variant of problem.refinements(fastestSoFar.variant)) {
+      // then a few variations of the winner, one stage after the other
+      const seen = new Set(candidates.map((v) => JSON.stringify(problem.plan(v))));
+      for (const refine of [rectangularTiles, ...(problem.refinements ? [problem.refinements] : [])]) {
+        const fastestSoFar = fastestOf(timed);
+        if (!fastestSoFar) break;
+        for (const variant of refine(fastestSoFar.variant)) {
           const plan = JSON.stringify(problem.plan(variant));
           if (seen.has(plan) || !(problem.fits?.(variant) ?? true)) continue;
           seen.add(plan);
           await tryVariant(variant);
         }
       }
-      if (timed.length === 0) continue;
-      const fastest = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
+      const fastest = fastestOf(timed);
+      if (!fastest) continue;
       tuned.set(problem.key, fastest.variant);
       results.push({
         key: problem.key,
@@ -244,6 +247,18 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
     }
   }
   return results;
+}
+
+function fastestOf<T extends { ms: number }>(timed: T[]): T | undefined {
+  return timed.reduce<T | undefined>((a, b) => (a === undefined || b.ms < a.ms ? b : a), undefined);
+}
+
+/**
+ * A large-tile winner with 8 outputs per thread along one dimension only (128×64 or 64×128 tiles): half the
+ * accumulators, so more workgroups fit on a multiprocessor where registers limit them.
+ */
+function rectangularTiles(best: GemmVariant): GemmVariant[] {
+  return best.large ? [{ ...best, shape: 'tall' }, { ...best, shape: 'wide' }] : [];
 }
 
 /**
@@ -304,7 +319,7 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 /** One line per problem, for logs: the chosen variant and its time against the default plan's. */
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
-    [v.large ? 'large' : 'medium', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '']
+    [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '']
       .filter(Boolean)
       .join('+');
   const tflops = (flops: number, ms: number) => (flops / ms / 1e9).toFixed(2).padStart(7);
