@@ -10,7 +10,7 @@ import { randomDataset, tinySettings } from './test-fixtures';
 import { randomLatents } from './sample';
 import { clearGemmTuning, gemmTuning, initWebGpu } from './webgpu/index';
 import { webGpuForTests } from './webgpu/test-support';
-import { trainVariant, type CheckpointReport, type EpochReport, type GemmTuningReport, type StepProgress, type TrainHooks } from './train';
+import { trainVariant, type CheckpointReport, type EpochReport, type GemmTuningReport, type StepProgress, type TrainHooks, type TrainOptions } from './train';
 
 const queued = vi.hoisted(() => ({ steps: 0 }));
 const webGpu = await webGpuForTests();
@@ -63,7 +63,7 @@ function recordingHooks(onEpoch: TrainHooks['onEpoch'] = async () => {}) {
  * the generator's images for fixed latents after the last epoch, and how many steps had been queued
  * when each step's metrics arrived.
  */
-async function trainRecorded(pipelined: boolean | undefined, autotune?: boolean, tuningFile?: string) {
+async function trainRecorded(pipelined: boolean | undefined, autotune?: TrainOptions['autotune'], tuningFile?: string) {
   const { steps, epochs, hooks } = recordingHooks();
   let images: number[] = [];
   hooks.onEpoch = async (r) => {
@@ -340,7 +340,9 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
     expect(untuned.tunings).toEqual([]);
     const folder = mkdtempSync(join(tmpdir(), 'facegan-tuning-'));
     const tuningFile = join(folder, 'tuning.json');
-    const tuned = await trainRecorded(undefined, true, tuningFile);
+    // the 8 main variants, timed once each: lavapipe compiles slowly (gemm-tuning.test.ts covers the rest)
+    const quickTuning = { refine: false, rounds: 1, callsPerRound: 1 };
+    const tuned = await trainRecorded(undefined, quickTuning, tuningFile);
     try {
       // every forward, input-gradient and filter-gradient convolution of G and D, once
       const timed = gemmTuning().length;
@@ -351,9 +353,9 @@ describe.skipIf(!webGpu.available)(`trainVariant on webgpu ${webGpu.skipReason}`
       // bit for bit (the tuning run's own first step ran the default plans, so it matches them only to rounding).
       // So a run resumed on this device runs the variants the interrupted run ran after its first step.
       clearGemmTuning();
-      const again = await trainRecorded(undefined, true, tuningFile);
+      const again = await trainRecorded(undefined, quickTuning, tuningFile);
       clearGemmTuning();
-      const andAgain = await trainRecorded(undefined, true, tuningFile);
+      const andAgain = await trainRecorded(undefined, quickTuning, tuningFile);
       expect(again.tunings).toEqual([expect.objectContaining({ timed: 0, fromFile: timed })]);
       expect(andAgain.steps).toEqual(again.steps);
       expect(andAgain.weights).toEqual(again.weights);

@@ -6,7 +6,7 @@ import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoi
 import { mixSeed, sampleIndices } from '@facegan/random';
 import { generateImages } from './sample';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
-import { gemmAutotuneDefault, loadGemmTuning, queueAndTune, saveGemmTuning } from './webgpu/index';
+import { gemmAutotuneDefault, loadGemmTuning, queueAndTune, saveGemmTuning, type AutotuneOptions } from './webgpu/index';
 
 export interface StepProgress {
   epoch: number;
@@ -94,9 +94,10 @@ export interface TrainOptions {
   pipelined?: boolean;
   /**
    * Time the convolution GEMMs' variants on the device during the first step and use the fastest for each
-   * (webgpu/gemm-tuning.ts). Default: on webgpu over a real GPU (gemmAutotuneDefault).
+   * (webgpu/gemm-tuning.ts); options as autotuneGemms takes them. Default: on webgpu over a real GPU
+   * (gemmAutotuneDefault).
    */
-  autotune?: boolean;
+  autotune?: boolean | AutotuneOptions;
   /**
    * With autotune: a JSON file of choices tuned before on this adapter, read first (those problems are not timed
    * again, so a resumed run runs the variants the interrupted one ran) and written with the new ones.
@@ -154,7 +155,8 @@ export async function trainVariant(
   const shuffleSeeds = mixSeed(train.seed, SEED_STREAM.shuffle);
   const aborted = () => options.signal?.aborted ?? false;
   const pipelined = options.pipelined ?? tf.getBackend() === 'webgpu';
-  let tuneNextStep = options.autotune ?? gemmAutotuneDefault();
+  const autotune = options.autotune ?? gemmAutotuneDefault();
+  let tuneNextStep = autotune !== false;
 
   try {
     for (let epoch = startEpoch; epoch <= train.epochs; epoch++) {
@@ -192,7 +194,8 @@ export async function trainVariant(
       for (let step = 1; step <= stepsPerEpoch; step++) {
         if (tuneNextStep) {
           tuneNextStep = false;
-          inFlight.push({ step, metrics: (await queueAndTuneFirstStep(() => queueStep(step), hooks, options.tuningFile)).metrics });
+          const tuning = typeof autotune === 'object' ? autotune : {};
+          inFlight.push({ step, metrics: (await queueAndTuneFirstStep(() => queueStep(step), hooks, options.tuningFile, tuning)).metrics });
         } else {
           inFlight.push({ step, metrics: queueStep(step) });
         }
@@ -232,10 +235,15 @@ export async function trainVariant(
 }
 
 /** The run's first step, its GEMMs tuned while it runs (problems tuned before, or read from `tuningFile`, are not timed again). */
-async function queueAndTuneFirstStep(queue: () => Promise<StepMetrics>, hooks: TrainHooks, tuningFile: string | undefined): Promise<{ metrics: Promise<StepMetrics> }> {
+async function queueAndTuneFirstStep(
+  queue: () => Promise<StepMetrics>,
+  hooks: TrainHooks,
+  tuningFile: string | undefined,
+  options: AutotuneOptions,
+): Promise<{ metrics: Promise<StepMetrics> }> {
   const started = performance.now();
   const fromFile = tuningFile ? loadGemmTuning(tuningFile) : 0;
-  const { result, tuning } = await queueAndTune(queue);
+  const { result, tuning } = await queueAndTune(queue, options);
   if (tuningFile && tuning.length > 0) saveGemmTuning(tuningFile);
   const sum = (pick: (r: (typeof tuning)[number]) => number) => tuning.reduce((total, r) => total + pick(r), 0);
   hooks.onGemmTuning?.({

@@ -27,6 +27,12 @@ export interface GemmTile {
    * before multiplying the staged one, so those reads are in flight during the multiply (gemmMainLoop).
    */
   prefetch?: boolean;
+  /**
+   * The geometry (image and filter sizes, channels, strides, padding) as constants in the shader instead of
+   * uniforms: the compiler then turns the index arithmetic's divisions into multiplies and shifts. One shader
+   * per geometry (specializeShader).
+   */
+  specialize?: boolean;
 }
 
 let vectorTiles = false;
@@ -57,7 +63,7 @@ export function gemmPrefetch(): boolean {
  * One choice among the convolution GEMMs' code variants, for one problem (gemm-tuning.ts times them on the
  * adapter): `large`, 8 outputs per thread along each dimension over 64 (128×128 tiles) whatever the grid;
  * `shape` limits large tiles to 8 outputs per thread along M only ('tall', 128×64) or N only ('wide', 64×128);
- * `vector` and `prefetch` as in GemmTile; `splitScale` (the filter gradient only) scales its split-K count
+ * `vector`, `prefetch` and `specialize` as in GemmTile; `splitScale` (the filter gradient only) scales its split-K count
  * (a uniform and the grid, not the shader: trying it costs no compilation).
  */
 export interface GemmVariant {
@@ -66,6 +72,7 @@ export interface GemmVariant {
   vector: boolean;
   prefetch: boolean;
   splitScale?: number;
+  specialize?: boolean;
 }
 
 /** Whether a variant allows 8 outputs per thread along M (rows) and N (columns). */
@@ -83,12 +90,32 @@ export function gemmTile(rowsPerThread: number, colsPerThread: number, variant: 
     colsPerThread,
     vector: variant.vector && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0,
     prefetch: variant.prefetch,
+    ...(variant.specialize ? { specialize: true } : {}),
+  };
+}
+
+/**
+ * For GemmTile.specialize: the shader key suffix and the user code with each `uniforms.<name>` of `constants`
+ * replaced by its value. `uniforms.dimM` must stay a uniform: a shader that reads no uniform leaves its binding
+ * unused, and Dawn then drops the dispatch.
+ */
+export function specializeShader(tile: GemmTile, constants: Record<string, number>, code: () => string): { keySuffix: string; getUserCode: () => string } {
+  if (!tile.specialize) return { keySuffix: '', getUserCode: code };
+  const names = Object.keys(constants).sort();
+  if (names.includes('dimM')) throw new Error('specializeShader: dimM stays a uniform');
+  return {
+    keySuffix: `_sp${names.map((name) => constants[name]).join('_')}`,
+    getUserCode: () =>
+      names.reduce(
+        (text, name) => text.replace(new RegExp(`uniforms\\.${name.replace('.', '\\.')}\\b`, 'g'), String(constants[name])),
+        code(),
+      ),
   };
 }
 
 /** For shader keys: what distinguishes one tile's code from another's. */
 export function gemmTileKey(tile: GemmTile): string {
-  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}${tile.prefetch ? '_pf' : ''}`;
+  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}${tile.prefetch ? '_pf' : ''}${tile.specialize ? '_sp' : ''}`;
 }
 
 /** How a kernel stages one K-tile: read into registers, then store them into tileA/tileB. */

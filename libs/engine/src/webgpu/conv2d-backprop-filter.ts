@@ -19,6 +19,7 @@ import {
   gemmProgram,
   gemmTileOrigin,
   range,
+  specializeShader,
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
@@ -78,14 +79,33 @@ export function planBackpropFilter(dimM: number, dimN: number, dimK: number, spl
   return { ...tile, splits: Math.ceil(dimK / kPerSplit), kPerSplit, dimM, dimN, dimK };
 }
 
-function backpropFilterGemmProgram(plan: BackpropFilterPlan, outputShape: number[]): WebGPUProgram {
+function backpropFilterGemmProgram(plan: BackpropFilterPlan, convInfo: tf.backend_util.Conv2DInfo, outputShape: number[]): WebGPUProgram {
+  const { keySuffix, getUserCode } = specializeShader(
+    plan,
+    {
+      'xShape.y': convInfo.inHeight,
+      'xShape.z': convInfo.inWidth,
+      'xShape.w': convInfo.inChannels,
+      'dyShape.y': convInfo.outHeight,
+      'dyShape.z': convInfo.outWidth,
+      'filterDims.y': convInfo.filterWidth,
+      'strides.x': convInfo.strideHeight,
+      'strides.y': convInfo.strideWidth,
+      'pads.x': convInfo.padInfo.top,
+      'pads.y': convInfo.padInfo.left,
+      dimN: plan.dimN,
+      dimK: plan.dimK,
+      kPerSplit: plan.kPerSplit,
+    },
+    () => backpropFilterShader(plan),
+  );
   return gemmProgram({
     variableNames: ['x', 'dy'],
     outputShape,
-    shaderKey: `faceganBackpropFilterGemm_${gemmTileKey(plan)}`,
+    shaderKey: `faceganBackpropFilterGemm_${gemmTileKey(plan)}${keySuffix}`,
     uniforms: `${CONV_UNIFORMS} dimM : i32, dimN : i32, dimK : i32, kPerSplit : i32,`,
     dispatch: gemmDispatch(plan.dimM, plan.dimN, plan, plan.splits),
-    getUserCode: () => backpropFilterShader(plan),
+    getUserCode,
   });
 }
 
@@ -250,10 +270,10 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     { type: 'int32', data: [plan.kPerSplit] },
   ];
   if (plan.splits === 1) {
-    return backend.runWebGPUProgram(backpropFilterGemmProgram(plan, filterShape), [x, dy], 'float32', uniforms);
+    return backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, filterShape), [x, dy], 'float32', uniforms);
   }
   const partialsShape = [plan.splits, dimM * outChannels];
-  const partials = backend.runWebGPUProgram(backpropFilterGemmProgram(plan, partialsShape), [x, dy], 'float32', uniforms);
+  const partials = backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, partialsShape), [x, dy], 'float32', uniforms);
   const summed = backend.runWebGPUProgram(sumPartialsProgram(filterShape), [partials], 'float32');
   backend.disposeData(partials.dataId);
   return summed;

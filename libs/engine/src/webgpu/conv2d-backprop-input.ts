@@ -18,6 +18,7 @@ import {
   gemmProgram,
   gemmTileOrigin,
   range,
+  specializeShader,
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
@@ -69,14 +70,35 @@ export function planBackpropInput(convInfo: tf.backend_util.Conv2DInfo, variant?
   return { ...tile, phasesH, phasesW, phaseHeight, phaseWidth, dimM, dimN, dispatch: gemmDispatch(dimM, dimN, tile, phasesH * phasesW) };
 }
 
-function backpropInputGemmProgram(plan: BackpropInputPlan, outputShape: number[]): WebGPUProgram {
+function backpropInputGemmProgram(plan: BackpropInputPlan, convInfo: tf.backend_util.Conv2DInfo): WebGPUProgram {
+  const { keySuffix, getUserCode } = specializeShader(
+    plan,
+    {
+      'outShape.y': convInfo.inHeight,
+      'outShape.z': convInfo.inWidth,
+      'outShape.w': convInfo.inChannels,
+      'dyShape.y': convInfo.outHeight,
+      'dyShape.z': convInfo.outWidth,
+      'dyShape.w': convInfo.outChannels,
+      'filterDims.x': convInfo.filterHeight,
+      'filterDims.y': convInfo.filterWidth,
+      'strides.x': convInfo.strideHeight,
+      'strides.y': convInfo.strideWidth,
+      'pads.x': convInfo.padInfo.top,
+      'pads.y': convInfo.padInfo.left,
+      'phaseDims.x': plan.phaseHeight,
+      'phaseDims.y': plan.phaseWidth,
+      dimN: plan.dimN,
+    },
+    () => backpropInputShader(plan),
+  );
   return gemmProgram({
     variableNames: ['dy', 'W'],
-    outputShape,
-    shaderKey: `faceganBackpropInputGemm_${gemmTileKey(plan)}`,
+    outputShape: convInfo.inShape,
+    shaderKey: `faceganBackpropInputGemm_${gemmTileKey(plan)}${keySuffix}`,
     uniforms: `${CONV_UNIFORMS} phaseDims : vec2<i32>, dimM : i32, dimN : i32,`,
     dispatch: plan.dispatch,
-    getUserCode: () => backpropInputShader(plan),
+    getUserCode,
   });
 }
 
@@ -249,7 +271,7 @@ export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArg
     { type: 'int32', data: [plan.dimM] },
     { type: 'int32', data: [plan.dimN] },
   ];
-  return backend.runWebGPUProgram(backpropInputGemmProgram(plan, args.inputShape), [args.dy, args.filter], 'float32', uniforms);
+  return backend.runWebGPUProgram(backpropInputGemmProgram(plan, convInfo), [args.dy, args.filter], 'float32', uniforms);
 }
 
 /** Whether the GEMM handles this call (the grid fits the device's limits); the stock kernel runs otherwise. */

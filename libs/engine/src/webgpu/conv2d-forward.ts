@@ -19,6 +19,7 @@ import {
   gemmProgram,
   gemmTileOrigin,
   range,
+  specializeShader,
   type ConvGeometry,
   type GemmStaging,
   type GemmTile,
@@ -59,14 +60,32 @@ function planForward(convInfo: tf.backend_util.Conv2DInfo, variant?: GemmVariant
   return { ...tile, dimM, dimN, dimK, dispatch: gemmDispatch(dimM, dimN, tile, 1) };
 }
 
-function forwardConvGemmProgram(plan: ForwardPlan, outputShape: number[], hasBias: boolean): WebGPUProgram {
+function forwardConvGemmProgram(plan: ForwardPlan, convInfo: tf.backend_util.Conv2DInfo, hasBias: boolean): WebGPUProgram {
+  const { keySuffix, getUserCode } = specializeShader(
+    plan,
+    {
+      'xShape.y': convInfo.inHeight,
+      'xShape.z': convInfo.inWidth,
+      'xShape.w': convInfo.inChannels,
+      'outShape.y': convInfo.outHeight,
+      'outShape.z': convInfo.outWidth,
+      'filterDims.y': convInfo.filterWidth,
+      'strides.x': convInfo.strideHeight,
+      'strides.y': convInfo.strideWidth,
+      'pads.x': convInfo.padInfo.top,
+      'pads.y': convInfo.padInfo.left,
+      dimN: plan.dimN,
+      dimK: plan.dimK,
+    },
+    () => forwardConvShader(plan, hasBias),
+  );
   return gemmProgram({
     variableNames: hasBias ? ['x', 'W', 'bias'] : ['x', 'W'],
-    outputShape,
-    shaderKey: `faceganForwardConvGemm_${gemmTileKey(plan)}_${hasBias}`,
+    outputShape: convInfo.outShape,
+    shaderKey: `faceganForwardConvGemm_${gemmTileKey(plan)}_${hasBias}${keySuffix}`,
     uniforms: `${CONV_UNIFORMS} dimM : i32, dimN : i32, dimK : i32,`,
     dispatch: plan.dispatch,
-    getUserCode: () => forwardConvShader(plan, hasBias),
+    getUserCode,
   });
 }
 
@@ -220,7 +239,7 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
     { type: 'int32', data: [plan.dimK] },
   ];
   const inputs = args.bias ? [args.x, args.filter, args.bias] : [args.x, args.filter];
-  return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo.outShape, hasBias), inputs, 'float32', uniforms);
+  return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo, hasBias), inputs, 'float32', uniforms);
 }
 
 function forwardProblemKey(convInfo: tf.backend_util.Conv2DInfo, hasBias: boolean): string {

@@ -13,7 +13,7 @@
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
 # VARIANTS (default v2-large,project,project-autotune,project-vec4; project-autotune times every GEMM variant per
-# convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and TFLOP/s per
+# convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and GFLOP/s per
 # convolution, chosen against default) in tfjs-<size>.err; project-prefetch and project-vec4-prefetch fix one
 # candidate for every convolution (the table says more, per layer); v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gemmTileKey, type GemmTile, type GemmVariant } from './conv-gemm';
+import { gemmTileKey, specializeShader, type GemmTile, type GemmVariant } from './conv-gemm';
 import { planTile } from './gemm-tiles';
 import { autotuneGemms, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
@@ -22,6 +22,17 @@ describe('GEMM_VARIANTS', () => {
     expect(planTile(524288, 128, 1, { ...variant, shape: 'tall' })).toMatchObject({ rowsPerThread: 8, colsPerThread: 4, vector: true });
     expect(planTile(524288, 128, 1, { ...variant, shape: 'wide' })).toMatchObject({ rowsPerThread: 4, colsPerThread: 8 });
     expect(planBackpropFilter(1152, 128, 100000, undefined, { ...variant, shape: 'wide' })).toMatchObject({ rowsPerThread: 4, colsPerThread: 8 });
+  });
+
+  it('specializeShader puts the geometry into the shader as constants, and keys the shader by it', () => {
+    const code = () => 'let h = uniforms.xShape.y; let hh = uniforms.xShape.yy; let s = uniforms.strides.x * uniforms.dimN; if (m < uniforms.dimM) {}';
+    const tile = { rowsPerThread: 4, colsPerThread: 4 };
+    expect(specializeShader(tile, { 'xShape.y': 9, dimN: 130 }, code)).toMatchObject({ keySuffix: '' });
+    expect(specializeShader(tile, { 'xShape.y': 9, dimN: 130 }, code).getUserCode()).toBe(code());
+    const specialized = specializeShader({ ...tile, specialize: true }, { 'xShape.y': 9, 'strides.x': 2, dimN: 130 }, code);
+    expect(specialized.getUserCode()).toBe('let h = 9; let hh = uniforms.xShape.yy; let s = 2 * 130; if (m < uniforms.dimM) {}');
+    expect(specialized.keySuffix).toBe('_sp130_2_9');
+    expect(() => specializeShader({ ...tile, specialize: true }, { dimM: 5 }, code)).toThrow(/dimM stays a uniform/);
   });
 
   it("a filter gradient's splitScale scales its split-K count", () => {
@@ -48,17 +59,18 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
   const random = seededRandom(5);
   const xValues = randomValues(tf.util.sizeFromShape(xShape), random);
   const filterValues = randomValues(tf.util.sizeFromShape(filterShape), random);
-  const dyValues = randomValues(2 * 5 * 5 * 130, random);
+  const dyValues = randomValues(2 * 9 * 10 * 130, random);
 
-  /** A strided convolution's output and both its gradients, concatenated: one forward and two backward GEMMs. */
-  const convAndGradients = (): tf.Tensor =>
+  /** A convolution's output and both its gradients, concatenated: one forward and two backward GEMMs (stride 2 unless asked). */
+  const convAndGradients = (stride: 1 | 2 = 2): tf.Tensor =>
     tf.tidy(() => {
       const x = tf.tensor4d(xValues, xShape);
       const filter = tf.tensor4d(filterValues, filterShape);
-      const dy = tf.tensor4d(dyValues, [2, 5, 5, 130]);
-      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dy));
+      const dyShape: [number, number, number, number] = stride === 2 ? [2, 5, 5, 130] : [2, 9, 10, 130];
+      const dy = tf.tensor4d(dyValues.subarray(0, tf.util.sizeFromShape(dyShape)), dyShape);
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, 'same'), dy));
       const [dx, dFilter] = tf.grads(f)([x, filter]);
-      return tf.concat([tf.conv2d(x, filter, 2, 'same').flatten(), dx.flatten(), dFilter.flatten()]);
+      return tf.concat([tf.conv2d(x, filter, stride, 'same').flatten(), dx.flatten(), dFilter.flatten()]);
     });
 
   it('records each GEMM problem a step runs, once, and only while recording', async () => {
@@ -76,9 +88,9 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
   });
 
   it('times every distinct plan, keeps the fastest, and the kernels run it from then on with the same results', async () => {
-    const reference = await valuesOn('cpu', convAndGradients);
-    const untuned = await valuesOn('webgpu', convAndGradients);
-    const { result, problems } = recordGemmProblems(convAndGradients);
+    const reference = await valuesOn('cpu', () => convAndGradients());
+    const untuned = await valuesOn('webgpu', () => convAndGradients());
+    const { result, problems } = recordGemmProblems(() => convAndGradients());
     result.dispose();
 
     const results = await autotuneGemms(problems, { rounds: 1, callsPerRound: 1 });
@@ -94,7 +106,8 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       expect(r.candidates).toBeGreaterThanOrEqual(2);
       // then a large winner also as 128×64 and 64×128 tiles, and the filter gradient's winner with 4× and ¼ the
       // split-K count (here 1 split: ¼ is the same plan)
-      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 12 : 10);
+      // and last the winner with its geometry as shader constants
+      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 13 : 11);
       expect(r.ms).toBeGreaterThan(0);
       expect(r.ms).toBeLessThanOrEqual(r.defaultMs);
     }
@@ -102,26 +115,26 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     expect(formatGemmTuning(results)).toContain(`all 3 problems`);
     // the three GEMMs of one convolution: 2·(2·5·5 outputs)·130·(9·70) FLOPs each
     expect(results.map((r) => r.flops)).toEqual([1, 2, 3].map(() => 2 * 2 * 5 * 5 * 130 * 9 * 70));
-    expect(formatGemmTuning(results)).toMatch(/TFLOP\/s/);
+    expect(formatGemmTuning(results)).toMatch(/GFLOP\/s/);
     // tuned problems are not recorded again
-    const again = recordGemmProblems(convAndGradients);
+    const again = recordGemmProblems(() => convAndGradients());
     again.result.dispose();
     expect(again.problems).toEqual([]);
 
-    const shaderKeys = await programsRun(() => valuesOn('webgpu', convAndGradients));
+    const shaderKeys = await programsRun(() => valuesOn('webgpu', () => convAndGradients()));
     for (const r of results) {
       const problem = problems.find((p) => p.key === r.key);
       const tile = problem?.plan(r.variant) as GemmTile;
       expect(shaderKeys.some((key) => key.endsWith(gemmTileKey(tile)) || key.includes(`${gemmTileKey(tile)}_`))).toBe(true);
     }
-    const tuned = await valuesOn('webgpu', convAndGradients);
+    const tuned = await valuesOn('webgpu', () => convAndGradients());
     // dimK of the largest sum: the filter gradient's 2·5·5 pixels, the forward's 9·70, the input gradient's 9·130
     expect(maxAbsDifference(tuned, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
     expect(maxAbsDifference(tuned, untuned)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
   });
 
   it('never chooses a plan whose result disagrees with the default plan (e.g. one the driver miscompiles)', async () => {
-    const { result, problems } = recordGemmProblems(convAndGradients);
+    const { result, problems } = recordGemmProblems(() => convAndGradients());
     result.dispose();
     // the prefetch plans "compute" on zeros: wrong results, and quick ones
     const zeros = problems.map((p) => p.inputShapes.map((shape) => tf.zeros(shape)));
@@ -172,24 +185,29 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
   });
 
   it.each([
-    { variant: { large: false, vector: true, prefetch: true }, tiles: ['4_4_v4_pf', '4_4_v4_pf', '4_4_v4_pf'] },
-    { variant: { large: true, shape: 'tall' as const, vector: true, prefetch: false }, tiles: ['4_4_v4', '4_4_v4', '8_4_v4'] },
-    { variant: { large: true, shape: 'wide' as const, vector: false, prefetch: true }, tiles: ['4_8_pf', '4_8_pf', '4_8_pf'] },
-  ])('runs a variant set from elsewhere (e.g. a saved tuning), right: $variant', async ({ variant, tiles }) => {
-    const reference = await valuesOn('cpu', convAndGradients);
-    const { result, problems } = recordGemmProblems(convAndGradients);
+    { stride: 2 as const, variant: { large: false, vector: true, prefetch: true }, tiles: ['4_4_v4_pf', '4_4_v4_pf', '4_4_v4_pf'] },
+    { stride: 2 as const, variant: { large: true, shape: 'tall' as const, vector: true, prefetch: false }, tiles: ['4_4_v4', '4_4_v4', '8_4_v4'] },
+    { stride: 2 as const, variant: { large: true, shape: 'wide' as const, vector: false, prefetch: true }, tiles: ['4_8_pf', '4_8_pf', '4_8_pf'] },
+    { stride: 2 as const, variant: { large: true, vector: true, prefetch: true, specialize: true }, tiles: ['4_8_v4_pf_sp', '4_8_v4_pf_sp', '8_8_v4_pf_sp'] },
+    { stride: 1 as const, variant: { large: true, vector: false, prefetch: false, specialize: true }, tiles: ['8_8_sp', '8_8_sp', '8_8_sp'] },
+  ])('runs a variant set from elsewhere (e.g. a saved tuning), right: stride $stride, $variant', async ({ stride, variant, tiles }) => {
+    const reference = await valuesOn('cpu', () => convAndGradients(stride));
+    const { result, problems } = recordGemmProblems(() => convAndGradients(stride));
     result.dispose();
     setGemmTuning(problems.map((p) => ({ key: p.key, variant })));
     let values: Float32Array = new Float32Array();
     const shaderKeys = await programsRun(async () => {
-      values = await valuesOn('webgpu', convAndGradients);
+      values = await valuesOn('webgpu', () => convAndGradients(stride));
     });
     const gemmKeys = shaderKeys.filter((key) => /^facegan(Forward|BackpropInput|BackpropFilter)\w*Gemm_/.test(key));
-    // forward (twice: for the output and inside tf.grads), input gradient, filter gradient
+    // forward (twice: for the output and inside tf.grads), input gradient, filter gradient; a specialized shader's
+    // key ends with its geometry
     const [forward, input, filter] = tiles;
-    expect(gemmKeys.map((key) => key.replace(/_(true|false)$/, '')).sort()).toEqual(
+    const kernel = (key: string) => key.replace(/_(true|false)(_sp[\d_]+)?$/, '').replace(/(_sp)_sp[\d_]+$/, '$1');
+    expect(gemmKeys.map(kernel).sort()).toEqual(
       [`faceganBackpropFilterGemm_${filter}`, `faceganBackpropInputGemm_${input}`, `faceganForwardConvGemm_${forward}`, `faceganForwardConvGemm_${forward}`],
     );
+    if (variant.specialize) for (const key of gemmKeys) expect(key).toMatch(/_sp[\d_]+$/);
     expect(maxAbsDifference(values, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
   });
 });

@@ -20,7 +20,7 @@ import type { GemmVariant } from './conv-gemm';
 export interface GemmProblem {
   key: string;
   inputShapes: number[][];
-  /** Multiply-adds × 2 of the convolution (what its three GEMMs share), for TFLOP/s in the table. */
+  /** Multiply-adds × 2 of the convolution (what its three GEMMs share), for GFLOP/s in the table. */
   flops: number;
   /** The plan a variant gives (tiles, grid, code): variants with equal plans are timed once. */
   plan(variant: GemmVariant | undefined): unknown;
@@ -111,8 +111,15 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, shape, splitScale } = variant;
-    tuned.set(key, { large, vector, prefetch, ...(shape === undefined ? {} : { shape }), ...(splitScale === undefined ? {} : { splitScale }) });
+    const { large, vector, prefetch, shape, splitScale, specialize } = variant;
+    tuned.set(key, {
+      large,
+      vector,
+      prefetch,
+      ...(shape === undefined ? {} : { shape }),
+      ...(splitScale === undefined ? {} : { splitScale }),
+      ...(specialize ? { specialize } : {}),
+    });
   }
 }
 
@@ -148,7 +155,8 @@ export function loadGemmTuning(file: string): number {
       typeof e?.key === 'string' &&
       ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean') &&
       (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)) &&
-      (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide'),
+      (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide') &&
+      (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean'),
   );
   setGemmTuning(entries);
   return entries.length;
@@ -168,6 +176,8 @@ export interface AutotuneOptions {
   rounds?: number;
   /** Calls per timed round; default 4. */
   callsPerRound?: number;
+  /** Also try variations of each winner (tile shape, split-K, shader constants); default true. */
+  refine?: boolean;
 }
 
 /**
@@ -219,7 +229,8 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
       for (const variant of candidates) await tryVariant(variant);
       // then a few variations of the winner, one stage after the other
       const seen = new Set(candidates.map((v) => JSON.stringify(problem.plan(v))));
-      for (const refine of [rectangularTiles, ...(problem.refinements ? [problem.refinements] : [])]) {
+      const stages = options.refine === false ? [] : [rectangularTiles, ...(problem.refinements ? [problem.refinements] : []), specialized];
+      for (const refine of stages) {
         const fastestSoFar = fastestOf(timed);
         if (!fastestSoFar) break;
         for (const variant of refine(fastestSoFar.variant)) {
@@ -259,6 +270,11 @@ function fastestOf<T extends { ms: number }>(timed: T[]): T | undefined {
  */
 function rectangularTiles(best: GemmVariant): GemmVariant[] {
   return best.large ? [{ ...best, shape: 'tall' }, { ...best, shape: 'wide' }] : [];
+}
+
+/** The winner with its geometry as shader constants (GemmTile.specialize): one more compilation, for this problem alone. */
+function specialized(best: GemmVariant): GemmVariant[] {
+  return [{ ...best, specialize: true }];
 }
 
 /**
@@ -319,21 +335,21 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 /** One line per problem, for logs: the chosen variant and its time against the default plan's. */
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
-    [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '']
+    [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');
-  const tflops = (flops: number, ms: number) => (flops / ms / 1e9).toFixed(2).padStart(7);
+  const gflops = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(0).padStart(7);
   const rows = results.map(
     (r) =>
-      `${r.key.padEnd(64)} ${name(r.variant).padEnd(34)} ${r.ms.toFixed(3).padStart(9)} ms ${tflops(r.flops, r.ms)} TFLOP/s  ` +
-      `default ${r.defaultMs.toFixed(3).padStart(9)} ms ${tflops(r.flops, r.defaultMs)}  (${r.candidates} plans` +
+      `${r.key.padEnd(64)} ${name(r.variant).padEnd(34)} ${r.ms.toFixed(3).padStart(9)} ms ${gflops(r.flops, r.ms)} GFLOP/s  ` +
+      `default ${r.defaultMs.toFixed(3).padStart(9)} ms ${gflops(r.flops, r.defaultMs)}  (${r.candidates} plans` +
       `${r.rejected.length > 0 ? `; wrong results, left out: ${r.rejected.map(name).join(', ')}` : ''})`,
   );
   const total = (pick: (r: GemmTuningResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
   const flops = total((r) => r.flops);
   rows.push(
-    `all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each (${tflops(flops, total((r) => r.ms)).trim()} TFLOP/s), ` +
-      `against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans (${tflops(flops, total((r) => r.defaultMs)).trim()})`,
+    `all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each (${gflops(flops, total((r) => r.ms)).trim()} GFLOP/s), ` +
+      `against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans (${gflops(flops, total((r) => r.defaultMs)).trim()} GFLOP/s)`,
   );
   return rows.join('\n');
 }
