@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { GemmVariant } from './conv-gemm';
+import { randomNormalOnGpu } from './random-normal';
 
 /**
  * Autotuning of the convolution GEMMs, as cuDNN's benchmark mode does it: which tile size and code variant
@@ -183,8 +184,8 @@ export interface AutotuneOptions {
 /**
  * Times every distinct plan of each problem on the current (webgpu) backend and keeps the fastest for the
  * problem. Wall time over a few queued calls, from submit to done: launch overhead counts, as it does in a
- * step, and it needs no timestamp queries (which Dawn may quantise). Inputs are random: a GEMM's time does
- * not depend on its values. Before it is timed, each plan's result is compared with the default plan's on the
+ * step, and it needs no timestamp queries (which Dawn may quantise). Inputs are random (normal, drawn on the
+ * device): a GEMM's time does not depend on its values. Before it is timed, each plan's result is compared with the default plan's on the
  * device: a plan this driver miscompiles, or whose pipeline Dawn rejects (its dispatches are then dropped, and
  * look fast), is never chosen.
  */
@@ -194,7 +195,8 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
   const backend = tf.backend() as WebGPUBackend;
   const results: GemmTuningResult[] = [];
   for (const problem of problems) {
-    const inputs = problem.inputShapes.map((shape, i) => tf.randomUniform(shape, -1, 1, 'float32', i + 1));
+    // drawn on the device: a step's activations are up to hundreds of MB, slow to draw in JS and upload
+    const inputs = problem.inputShapes.map((shape, i) => randomNormalOnGpu(shape, i + 1));
     const reference = asTensor(problem.run(backend, inputs, undefined));
     try {
       const tolerance = AGREEMENT * Math.max(1, await maxAbs(reference));
