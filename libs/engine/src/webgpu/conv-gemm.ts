@@ -73,7 +73,12 @@ export interface GemmVariant {
   prefetch: boolean;
   splitScale?: number;
   specialize?: boolean;
+  /** Not a tiled GEMM: one thread per output element (narrow-conv.ts), for convolutions with ≤ 4 output channels. */
+  narrow?: boolean;
 }
+
+/** The variant that stands for narrow-conv.ts's kernels among the tuning candidates. */
+export const NARROW_VARIANT: GemmVariant = { large: false, vector: false, prefetch: false, narrow: true };
 
 /** Whether a variant allows 8 outputs per thread along M (rows) and N (columns). */
 export function largeAlong(variant: GemmVariant): { rows: boolean; cols: boolean } {

@@ -25,10 +25,12 @@ import {
   type GemmTile,
   type GemmVariant,
   largeAlong,
+  NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
 import { gemmTileLimit, outputsAlong } from './gemm-tiles';
+import { NARROW_MAX_CHANNELS, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -255,13 +257,22 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     return {
       flops: convFlops(convInfo),
       inputShapes: [x.shape, dy.shape],
-      plan: (v) => planBackpropFilter(dimM, outChannels, dimK, splits, v),
+      plan: (v) => (v?.narrow ? `narrow ${narrowFilterSplits(convInfo)}` : planBackpropFilter(dimM, outChannels, dimK, splits, v)),
+      fits: (v) => !v.narrow || narrowFilterFits(backend, convInfo, narrowFilterSplits(convInfo)),
+      extraCandidates: outChannels <= NARROW_MAX_CHANNELS && splits === undefined ? [NARROW_VARIANT] : [],
       // once the code is chosen: a quarter or 4× the split-K count
-      refinements: splits === undefined ? (best) => [0.25, 4].map((splitScale) => ({ ...best, splitScale })) : undefined,
+      refinements: splits === undefined ? (best) => (best.narrow ? [] : [0.25, 4].map((splitScale) => ({ ...best, splitScale }))) : undefined,
       run: (b, [xAgain, dyAgain], v) => backpropFilterGemm(b, { x: xAgain, dy: dyAgain, filterShape, strides, pad, dimRoundingMode, splits }, v),
     };
   });
-  const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits, variant ?? tunedGemmVariant(key));
+  const chosen = variant ?? tunedGemmVariant(key);
+  if (chosen?.narrow) {
+    const partials = narrowFilterGradientPartials(backend, convInfo, x, dy, narrowFilterSplits(convInfo));
+    const summed = backend.runWebGPUProgram(sumPartialsProgram(filterShape), [partials], 'float32');
+    backend.disposeData(partials.dataId);
+    return summed;
+  }
+  const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits, chosen);
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [dimM] },

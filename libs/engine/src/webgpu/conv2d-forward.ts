@@ -24,9 +24,11 @@ import {
   type GemmStaging,
   type GemmTile,
   type GemmVariant,
+  NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
+import { NARROW_MAX_CHANNELS, narrowForwardConv, narrowForwardFits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -226,12 +228,15 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
     return {
       flops: convFlops(convInfo),
       inputShapes: [args.x.shape, args.filter.shape, ...(args.bias ? [args.bias.shape] : [])],
-      plan: (v) => planForward(convInfo, v),
-      fits: (v) => dispatchFits(backend, planForward(convInfo, v).dispatch),
+      plan: (v) => (v?.narrow ? 'narrow' : planForward(convInfo, v)),
+      fits: (v) => (v.narrow ? narrowForwardFits(backend, convInfo) : dispatchFits(backend, planForward(convInfo, v).dispatch)),
+      extraCandidates: convInfo.outChannels <= NARROW_MAX_CHANNELS ? [NARROW_VARIANT] : [],
       run: (b, [x, filter, bias], v) => forwardConvGemm(b, { x, filter, bias, strides, pad, dimRoundingMode }, v),
     };
   });
-  const plan = planForward(convInfo, variant ?? tunedGemmVariant(key));
+  const chosen = variant ?? tunedGemmVariant(key);
+  if (chosen?.narrow) return narrowForwardConv(backend, convInfo, args.x, args.filter, args.bias);
+  const plan = planForward(convInfo, chosen);
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [plan.dimM] },
@@ -270,7 +275,8 @@ export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined, ker
     const args: ForwardConvArgs = { x, filter, bias, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode };
     if (!covered) return undefined;
     const convInfo = forwardConvInfo(args);
-    if (!dispatchFits(backend, planForward(convInfo, tunedGemmVariant(forwardProblemKey(convInfo, bias !== undefined))).dispatch)) return undefined;
+    const tuned = tunedGemmVariant(forwardProblemKey(convInfo, bias !== undefined));
+    if (tuned?.narrow ? !narrowForwardFits(backend, convInfo) : !dispatchFits(backend, planForward(convInfo, tuned).dispatch)) return undefined;
     return forwardConvGemm(backend, args);
   });
 }

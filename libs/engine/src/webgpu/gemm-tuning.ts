@@ -25,7 +25,9 @@ export interface GemmProblem {
   flops: number;
   /** The plan a variant gives (tiles, grid, code): variants with equal plans are timed once. */
   plan(variant: GemmVariant | undefined): unknown;
-  /** Variants to try once `best` has won among GEMM_VARIANTS (settings that need no compilation). */
+  /** Candidates besides GEMM_VARIANTS for this problem (narrow-conv.ts's kernels where N ≤ 4). */
+  extraCandidates?: GemmVariant[];
+  /** Variants to try once `best` has won among the candidates (settings that need no compilation). */
   refinements?(best: GemmVariant): GemmVariant[];
   /** Whether the variant's grid fits the device (default: always). */
   fits?(variant: GemmVariant): boolean;
@@ -112,7 +114,7 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, shape, splitScale, specialize } = variant;
+    const { large, vector, prefetch, shape, splitScale, specialize, narrow } = variant;
     tuned.set(key, {
       large,
       vector,
@@ -120,6 +122,7 @@ export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant
       ...(shape === undefined ? {} : { shape }),
       ...(splitScale === undefined ? {} : { splitScale }),
       ...(specialize ? { specialize } : {}),
+      ...(narrow ? { narrow } : {}),
     });
   }
 }
@@ -157,7 +160,8 @@ export function loadGemmTuning(file: string): number {
       ['large', 'vector', 'prefetch'].every((k) => typeof e.variant?.[k as keyof GemmVariant] === 'boolean') &&
       (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)) &&
       (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide') &&
-      (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean'),
+      (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean') &&
+      (e.variant.narrow === undefined || typeof e.variant.narrow === 'boolean'),
   );
   setGemmTuning(entries);
   return entries.length;
@@ -202,7 +206,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
       const tolerance = AGREEMENT * Math.max(1, await maxAbs(reference));
       const defaultPlan = JSON.stringify(problem.plan(undefined));
       const candidates = distinctBy(
-        GEMM_VARIANTS.filter((variant) => problem.fits?.(variant) ?? true),
+        [...GEMM_VARIANTS, ...(problem.extraCandidates ?? [])].filter((variant) => problem.fits?.(variant) ?? true),
         (variant) => JSON.stringify(problem.plan(variant)),
       );
       const timed: Array<{ variant: GemmVariant; ms: number; isDefault: boolean }> = [];
@@ -271,12 +275,12 @@ function fastestOf<T extends { ms: number }>(timed: T[]): T | undefined {
  * accumulators, so more workgroups fit on a multiprocessor where registers limit them.
  */
 function rectangularTiles(best: GemmVariant): GemmVariant[] {
-  return best.large ? [{ ...best, shape: 'tall' }, { ...best, shape: 'wide' }] : [];
+  return best.large && !best.narrow ? [{ ...best, shape: 'tall' }, { ...best, shape: 'wide' }] : [];
 }
 
 /** The winner with its geometry as shader constants (GemmTile.specialize): one more compilation, for this problem alone. */
 function specialized(best: GemmVariant): GemmVariant[] {
-  return [{ ...best, specialize: true }];
+  return best.narrow ? [] : [{ ...best, specialize: true }];
 }
 
 /**
@@ -337,7 +341,9 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 /** One line per problem, for logs: the chosen variant and its time against the default plan's. */
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
-    [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
+    v.narrow
+      ? 'narrow (thread per output)'
+      : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');
   const gflops = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(0).padStart(7);

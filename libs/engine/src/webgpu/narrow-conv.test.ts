@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NARROW_VARIANT } from './conv-gemm';
+import { backpropFilterGemm, clearGemmTuning, forwardConvGemm, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
+import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+
+const webGpu = await webGpuForTests();
+
+/**
+ * narrow-conv.ts's one-thread-per-output kernels (GemmVariant.narrow) against the cpu backend: channel counts
+ * that take the vec4 path (a multiple of 4) and the scalar one, 1 to 4 output channels, strides 1 and 2,
+ * 'same' and 'valid' padding, with and without bias.
+ */
+const CASES = [
+  { name: 'vec4 reads, 3 outputs, stride 1, same, bias', x: [2, 9, 10, 16], co: 3, stride: 1, pad: 'same' as const, bias: true },
+  { name: 'scalar reads, 3 outputs, stride 2, same', x: [2, 9, 10, 6], co: 3, stride: 2, pad: 'same' as const, bias: false },
+  { name: 'vec4 reads, 1 output, stride 2, valid', x: [3, 8, 7, 8], co: 1, stride: 2, pad: 'valid' as const, bias: true },
+  { name: 'scalar reads, 4 outputs, stride 1, valid', x: [1, 6, 6, 3], co: 4, stride: 1, pad: 'valid' as const, bias: false },
+];
+
+describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $name ${webGpu.skipReason}`, ({ x: shape, co, stride, pad, bias }) => {
+  beforeAll(async () => {
+    await initWebGpu();
+  });
+
+  const xShape = shape as [number, number, number, number];
+  const filterShape: [number, number, number, number] = [3, 3, xShape[3], co];
+  const dyShape: [number, number, number, number] = [xShape[0], convOutSize(xShape[1], 3, stride, pad), convOutSize(xShape[2], 3, stride, pad), co];
+  const random = seededRandom(xShape[3] * 10 + co);
+  const x = randomValues(tf.util.sizeFromShape(xShape), random);
+  const filter = randomValues(tf.util.sizeFromShape(filterShape), random);
+  const biasValues = randomValues(co, random);
+  const dy = randomValues(tf.util.sizeFromShape(dyShape), random);
+  const backend = () => tf.backend() as WebGPUBackend;
+  const asTensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
+
+  it('forward', async () => {
+    const args = () => ({ x: tf.tensor4d(x, xShape), filter: tf.tensor4d(filter, filterShape), strides: stride, pad });
+    const reference = await valuesOn('cpu', () => tf.fused.conv2d({ ...args(), bias: bias ? tf.tensor1d(biasValues) : undefined }));
+    const got = await valuesOn('webgpu', () =>
+      asTensor(forwardConvGemm(backend(), { ...args(), bias: bias ? tf.tensor1d(biasValues) : undefined }, NARROW_VARIANT)),
+    );
+    expect(got.length).toBe(reference.length);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(9 * xShape[3], reference));
+  });
+
+  it('filter gradient', async () => {
+    const reference = await valuesOn('cpu', () =>
+      tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(tf.tensor4d(x, xShape), f as tf.Tensor4D, stride, pad), tf.tensor4d(dy, dyShape))))(tf.zeros(filterShape)),
+    );
+    const got = await valuesOn('webgpu', () =>
+      asTensor(backpropFilterGemm(backend(), { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape), filterShape, strides: stride, pad }, NARROW_VARIANT)),
+    );
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(tf.util.sizeFromShape(dyShape) / co, reference));
+  });
+});
+
+describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu.skipReason}`, () => {
+  beforeAll(async () => {
+    await initWebGpu();
+  });
+
+  const candidatesFor = (outChannels: number) => {
+    const x = tf.randomNormal([2, 6, 6, 8]);
+    const filter = tf.randomNormal([3, 3, 8, outChannels]);
+    const { result, problems } = recordGemmProblems(() =>
+      tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, filter])),
+    );
+    for (const t of [...result, x, filter]) t.dispose();
+    return Object.fromEntries(problems.map((p) => [p.key.split(' ')[0], (p.extraCandidates ?? []).map((v) => v.narrow)]));
+  };
+
+  it('for the forward convolution and filter gradient of at most 4 output channels only', () => {
+    expect(candidatesFor(3)).toEqual({ forward: [true], 'backprop-input': [], 'backprop-filter': [true] });
+    expect(candidatesFor(8)).toEqual({ forward: [], 'backprop-input': [], 'backprop-filter': [] });
+  });
+
+  it('chosen by the tuning, it is what the kernels run from then on', async () => {
+    const x = tf.randomNormal([2, 6, 6, 8]);
+    const filter = tf.randomNormal([3, 3, 8, 3]);
+    const run = () => tf.tidy(() => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same'));
+    const { result, problems } = recordGemmProblems(run);
+    result.dispose();
+    const reference = await run().data();
+    setGemmTuning(problems.map((p) => ({ key: p.key, variant: NARROW_VARIANT })));
+    try {
+      const backend = tf.backend() as WebGPUBackend;
+      const original = backend.runWebGPUProgram;
+      const keys: string[] = [];
+      backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
+        keys.push(args[0].shaderKey ?? '');
+        return original.apply(this, args);
+      };
+      const narrow = run();
+      backend.runWebGPUProgram = original;
+      expect(keys.some((key) => key.startsWith('faceganNarrowForwardConv_'))).toBe(true);
+      expect(maxAbsDifference(await narrow.data(), reference)).toBeLessThan(1e-4);
+      narrow.dispose();
+    } finally {
+      clearGemmTuning();
+      x.dispose();
+      filter.dispose();
+    }
+  });
+});

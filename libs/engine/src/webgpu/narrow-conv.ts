@@ -1,0 +1,191 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram } from './elementwise-program';
+
+/**
+ * Convolutions with at most NARROW_MAX_CHANNELS output channels (the generator's last layer: 3 colour
+ * channels), whose GEMMs have N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13
+ * zeros for every 3 outputs, and each staged K-slice feeds a sixteenth of the multiply-adds it feeds in a wide
+ * layer (on lavapipe such a layer ran at 1/80 of the GFLOP/s of the wide ones). Here one thread computes one
+ * output element and walks its whole K from global memory, reading x along the channels as vec4s where the
+ * channel count allows. A tuning candidate (GemmVariant.narrow) for those problems only.
+ *
+ * The geometry is baked into each shader (one per layer): its index arithmetic divides by constants.
+ */
+export const NARROW_MAX_CHANNELS = 4;
+
+const WORKGROUP_SIZE = 64;
+
+class NarrowProgram implements WebGPUProgram {
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  size = true;
+
+  constructor(
+    readonly variableNames: string[],
+    readonly variableComponents: number[],
+    shape: number[],
+    readonly shaderKey: string,
+    private readonly body: string,
+  ) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
+    this.dispatch = [narrowWorkgroups(tf.util.sizeFromShape(shape)), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${this.body}
+        }
+      }
+    `;
+  }
+}
+
+function narrowWorkgroups(outputs: number): number {
+  return Math.ceil(outputs / WORKGROUP_SIZE);
+}
+
+/** The constants every narrow shader declares: sizes, filter, strides, padding. */
+function geometryConstants(convInfo: tf.backend_util.Conv2DInfo): string {
+  const c = convInfo;
+  return `let H = ${c.inHeight}; let W = ${c.inWidth}; let C = ${c.inChannels};
+          let OH = ${c.outHeight}; let OW = ${c.outWidth}; let N = ${c.outChannels};
+          let FH = ${c.filterHeight}; let FW = ${c.filterWidth};
+          let SH = ${c.strideHeight}; let SW = ${c.strideWidth}; let PT = ${c.padInfo.top}; let PL = ${c.padInfo.left};`;
+}
+
+function geometryKey(convInfo: tf.backend_util.Conv2DInfo): string {
+  const c = convInfo;
+  return [c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left].join('_');
+}
+
+/** Whether the grid of a narrow forward convolution fits the device (one thread per output element). */
+export function narrowForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return narrowWorkgroups(tf.util.sizeFromShape(convInfo.outShape)) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+}
+
+/** y = conv(x, filter) (+ bias), channels-last, dilation 1, for outChannels ≤ NARROW_MAX_CHANNELS. */
+export function narrowForwardConv(
+  backend: WebGPUBackend,
+  convInfo: tf.backend_util.Conv2DInfo,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo {
+  const { inChannels: channels, outChannels, filterHeight, filterWidth } = convInfo;
+  const dimK = filterHeight * filterWidth * channels;
+  // the filter as [N, K]: a thread's weights lie along k, as its x values lie along the channels
+  const transpose = new ElementwiseProgram(
+    ['W'],
+    [outChannels, dimK],
+    `faceganNarrowFilterTranspose_${outChannels}_${dimK}`,
+    '',
+    `let c = index / ${dimK};
+          let k = index - c * ${dimK};
+          setOutputAtIndex(index, W[k * ${outChannels} + c]);`,
+  );
+  const transposed = backend.runWebGPUProgram(transpose, [filter], 'float32');
+  const vectorized = channels % 4 === 0;
+  const read = vectorized
+    ? `for (var ci = 0; ci < C / 4; ci++) { acc = acc + dot(x[xBase / 4 + ci], wt[wBase / 4 + ci]); }`
+    : `for (var ci = 0; ci < C; ci++) { acc = fma(x[xBase + ci], wt[wBase + ci], acc); }`;
+  const program = new NarrowProgram(
+    bias ? ['x', 'wt', 'bias'] : ['x', 'wt'],
+    bias ? [vectorized ? 4 : 1, vectorized ? 4 : 1, 1] : [vectorized ? 4 : 1, vectorized ? 4 : 1],
+    convInfo.outShape,
+    `faceganNarrowForwardConv_${geometryKey(convInfo)}_${vectorized}_${bias !== undefined}`,
+    `${geometryConstants(convInfo)}
+          let c = index % N;
+          let m = index / N;
+          let ow = m % OW;
+          let oh = (m / OW) % OH;
+          let n = m / (OW * OH);
+          var acc = 0.0;
+          for (var kh = 0; kh < FH; kh++) {
+            let ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H) { continue; }
+            for (var kw = 0; kw < FW; kw++) {
+              let iw = ow * SW + kw - PL;
+              if (iw < 0 || iw >= W) { continue; }
+              let xBase = ((n * H + ih) * W + iw) * C;
+              let wBase = c * ${dimK} + (kh * FW + kw) * C;
+              ${read}
+            }
+          }
+          setOutputAtIndex(index, acc${bias ? ' + bias[c]' : ''});`,
+  );
+  const inputs = bias ? [x, transposed, bias] : [x, transposed];
+  const result = backend.runWebGPUProgram(program, inputs, 'float32');
+  backend.disposeData(transposed.dataId);
+  return result;
+}
+
+/** Partial sums a narrow filter gradient writes: enough threads to fill a large GPU, each over a run of pixels. */
+export function narrowFilterSplits(convInfo: tf.backend_util.Conv2DInfo): number {
+  const outputs = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
+  const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
+  return Math.max(1, Math.min(Math.ceil(pixels / 64), Math.ceil((1 << 20) / outputs)));
+}
+
+/**
+ * The partial filter gradients [splits, kh·kw·ci·co] of a convolution with outChannels ≤ NARROW_MAX_CHANNELS:
+ * split s sums its run of output pixels (sum them over s for dW).
+ */
+export function narrowFilterGradientPartials(
+  backend: WebGPUBackend,
+  convInfo: tf.backend_util.Conv2DInfo,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  splits: number,
+): tf.TensorInfo {
+  const dimK = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+  const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
+  const run = Math.ceil(pixels / splits);
+  const program = new NarrowProgram(
+    ['x', 'dy'],
+    [1, 1],
+    [splits, dimK * convInfo.outChannels],
+    `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}`,
+    `${geometryConstants(convInfo)}
+          let perSplit = ${dimK} * N;
+          let s = index / perSplit;
+          let r = index - s * perSplit;
+          let c = r % N;
+          let k = r / N;
+          let ci = k % C;
+          let kw = (k / C) % FW;
+          let kh = k / (C * FW);
+          let first = s * ${run};
+          let last = min(first + ${run}, ${pixels});
+          var ow = first % OW;
+          var oh = (first / OW) % OH;
+          var n = first / (OW * OH);
+          var acc = 0.0;
+          for (var m = first; m < last; m++) {
+            let ih = oh * SH + kh - PT;
+            let iw = ow * SW + kw - PL;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+              acc = fma(x[((n * H + ih) * W + iw) * C + ci], dy[m * N + c], acc);
+            }
+            ow++;
+            if (ow == OW) {
+              ow = 0;
+              oh++;
+              if (oh == OH) { oh = 0; n++; }
+            }
+          }
+          setOutputAtIndex(index, acc);`,
+  );
+  return backend.runWebGPUProgram(program, [x, dy], 'float32');
+}
+
+/** Whether the grid of a narrow filter gradient fits the device. */
+export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number): boolean {
+  const outputs = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
+  return narrowWorkgroups(outputs) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+}
