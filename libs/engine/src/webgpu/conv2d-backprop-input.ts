@@ -23,9 +23,11 @@ import {
   type GemmStaging,
   type GemmTile,
   type GemmVariant,
+  NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
+import { NARROW_MAX_CHANNELS, narrowInputGradient, narrowInputGradientFits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -259,12 +261,15 @@ export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArg
     return {
       flops: convFlops(convInfo),
       inputShapes: [args.dy.shape, args.filter.shape],
-      plan: (v) => planBackpropInput(convInfo, v),
-      fits: (v) => dispatchFits(backend, planBackpropInput(convInfo, v).dispatch),
+      plan: (v) => (v?.narrow ? 'narrow' : planBackpropInput(convInfo, v)),
+      fits: (v) => (v.narrow ? narrowInputGradientFits(backend, convInfo) : dispatchFits(backend, planBackpropInput(convInfo, v).dispatch)),
+      extraCandidates: convInfo.inChannels <= NARROW_MAX_CHANNELS ? [NARROW_VARIANT] : [],
       run: (b, [dy, filter], v) => backpropInputGemm(b, { dy, filter, inputShape, strides, pad, dimRoundingMode }, v),
     };
   });
-  const plan = planBackpropInput(convInfo, variant ?? tunedGemmVariant(key));
+  const chosen = variant ?? tunedGemmVariant(key);
+  if (chosen?.narrow) return narrowInputGradient(backend, convInfo, args.dy, args.filter);
+  const plan = planBackpropInput(convInfo, chosen);
   const uniforms = [
     ...convUniformData(convInfo),
     { type: 'int32', data: [plan.phaseHeight, plan.phaseWidth] },
@@ -277,7 +282,8 @@ export function backpropInputGemm(backend: WebGPUBackend, args: BackpropInputArg
 /** Whether the GEMM handles this call (the grid fits the device's limits); the stock kernel runs otherwise. */
 function gemmFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
   const variant = tunedGemmVariant(gemmProblemKey('backprop-input', convInfo));
-  return dispatchFits(backend, planBackpropInput(convInfo, variant).dispatch) && convInfo.dilationHeight === 1 && convInfo.dilationWidth === 1;
+  const fits = variant?.narrow ? narrowInputGradientFits(backend, convInfo) : dispatchFits(backend, planBackpropInput(convInfo, variant).dispatch);
+  return fits && convInfo.dilationHeight === 1 && convInfo.dilationWidth === 1;
 }
 
 /** Builds the kernel config; `fallback` (the stock kernel) handles NCHW and grids over the device limits. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NARROW_VARIANT } from './conv-gemm';
-import { backpropFilterGemm, clearGemmTuning, forwardConvGemm, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
+import { backpropFilterGemm, backpropInputGemm, clearGemmTuning, forwardConvGemm, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -45,6 +45,21 @@ describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $nam
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(9 * xShape[3], reference));
   });
 
+  it('input gradient (with the roles of the channel counts swapped: ≤ 4 input channels)', async () => {
+    // a convolution from `co` channels to xShape[3]: its dx has co ≤ 4 channels
+    const inShape: [number, number, number, number] = [xShape[0], xShape[1], xShape[2], co];
+    const wShape: [number, number, number, number] = [3, 3, co, xShape[3]];
+    const outShape: [number, number, number, number] = [xShape[0], dyShape[1], dyShape[2], xShape[3]];
+    const w = randomValues(tf.util.sizeFromShape(wShape), seededRandom(7));
+    const g = randomValues(tf.util.sizeFromShape(outShape), seededRandom(8));
+    const reference = await valuesOn('cpu', () => tf.conv2dTranspose(tf.tensor4d(g, outShape), tf.tensor4d(w, wShape), inShape, stride, pad));
+    const got = await valuesOn('webgpu', () =>
+      asTensor(backpropInputGemm(backend(), { dy: tf.tensor4d(g, outShape), filter: tf.tensor4d(w, wShape), inputShape: inShape, strides: stride, pad }, NARROW_VARIANT)),
+    );
+    expect(got.length).toBe(reference.length);
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(9 * xShape[3], reference));
+  });
+
   it('filter gradient', async () => {
     const reference = await valuesOn('cpu', () =>
       tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(tf.tensor4d(x, xShape), f as tf.Tensor4D, stride, pad), tf.tensor4d(dy, dyShape))))(tf.zeros(filterShape)),
@@ -61,9 +76,9 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
     await initWebGpu();
   });
 
-  const candidatesFor = (outChannels: number) => {
-    const x = tf.randomNormal([2, 6, 6, 8]);
-    const filter = tf.randomNormal([3, 3, 8, outChannels]);
+  const candidatesFor = (outChannels: number, inChannels = 8) => {
+    const x = tf.randomNormal([2, 6, 6, inChannels]);
+    const filter = tf.randomNormal([3, 3, inChannels, outChannels]);
     const { result, problems } = recordGemmProblems(() =>
       tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, filter])),
     );
@@ -71,9 +86,11 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
     return Object.fromEntries(problems.map((p) => [p.key.split(' ')[0], (p.extraCandidates ?? []).map((v) => v.narrow)]));
   };
 
-  it('for the forward convolution and filter gradient of at most 4 output channels only', () => {
+  it('for the forward convolution and filter gradient of at most 4 output channels, the input gradient of at most 4 input channels', () => {
     expect(candidatesFor(3)).toEqual({ forward: [true], 'backprop-input': [], 'backprop-filter': [true] });
     expect(candidatesFor(8)).toEqual({ forward: [], 'backprop-input': [], 'backprop-filter': [] });
+    // the input gradient's N is the input channels
+    expect(candidatesFor(8, 3)).toEqual({ forward: [], 'backprop-input': [true], 'backprop-filter': [] });
   });
 
   it('chosen by the tuning, it is what the kernels run from then on', async () => {

@@ -4,7 +4,7 @@ import { ElementwiseProgram } from './elementwise-program';
 
 /**
  * Convolutions with at most NARROW_MAX_CHANNELS output channels (the generator's last layer: 3 colour
- * channels), whose GEMMs have N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13
+ * channels), or input channels for the input gradient (the discriminator's first layer), whose GEMMs have N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13
  * zeros for every 3 outputs, and each staged K-slice feeds a sixteenth of the multiply-adds it feeds in a wide
  * layer (on lavapipe such a layer ran at 1/80 of the GFLOP/s of the wide ones). Here one thread computes one
  * output element and walks its whole K from global memory, reading x along the channels as vec4s where the
@@ -188,4 +188,48 @@ export function narrowFilterGradientPartials(
 export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number): boolean {
   const outputs = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
   return narrowWorkgroups(outputs) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+}
+
+/** Whether the grid of a narrow input gradient fits the device (one thread per dx element). */
+export function narrowInputGradientFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return narrowWorkgroups(tf.util.sizeFromShape(convInfo.inShape)) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+}
+
+/**
+ * dx of a convolution with inChannels ≤ NARROW_MAX_CHANNELS: each thread sums, over the taps that reach its
+ * pixel, dy's channels against the filter's (both contiguous along co: vec4 reads where co allows).
+ */
+export function narrowInputGradient(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, dy: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
+  const vectorized = convInfo.outChannels % 4 === 0;
+  const read = vectorized
+    ? `for (var co = 0; co < N / 4; co++) { acc = acc + dot(dy[dyBase / 4 + co], weights[wBase / 4 + co]); }`
+    : `for (var co = 0; co < N; co++) { acc = fma(dy[dyBase + co], weights[wBase + co], acc); }`;
+  const program = new NarrowProgram(
+    ['dy', 'weights'],
+    vectorized ? [4, 4] : [1, 1],
+    convInfo.inShape,
+    `faceganNarrowInputGrad_${geometryKey(convInfo)}_${vectorized}`,
+    `${geometryConstants(convInfo)}
+          let c = index % C;
+          let p = index / C;
+          let iw = p % W;
+          let ih = (p / W) % H;
+          let n = p / (W * H);
+          var acc = 0.0;
+          for (var kh = 0; kh < FH; kh++) {
+            let th = ih + PT - kh;
+            if (th < 0 || th % SH != 0 || th / SH >= OH) { continue; }
+            let oh = th / SH;
+            for (var kw = 0; kw < FW; kw++) {
+              let tw = iw + PL - kw;
+              if (tw < 0 || tw % SW != 0 || tw / SW >= OW) { continue; }
+              let ow = tw / SW;
+              let dyBase = ((n * OH + oh) * OW + ow) * N;
+              let wBase = ((kh * FW + kw) * C + c) * N;
+              ${read}
+            }
+          }
+          setOutputAtIndex(index, acc);`,
+  );
+  return backend.runWebGPUProgram(program, [dy, filter], 'float32');
 }
