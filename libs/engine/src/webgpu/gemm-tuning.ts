@@ -342,7 +342,7 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
     v.narrow
-      ? 'narrow (thread per output)'
+      ? 'narrow (untiled)'
       : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');

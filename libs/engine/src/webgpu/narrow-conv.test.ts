@@ -71,6 +71,36 @@ describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $nam
   });
 });
 
+describe.skipIf(!webGpu.available)(`narrow kernels across batch sizes ${webGpu.skipReason}`, () => {
+  beforeAll(async () => {
+    await initWebGpu();
+  });
+
+  // the shaders bake the geometry in; what depends on the batch must not be shared between batch sizes
+  it.each([2, 5, 3])('filter gradient and forward, batch %i, after the others', async (batch) => {
+    const xShape: [number, number, number, number] = [batch, 6, 7, 8];
+    const filterShape: [number, number, number, number] = [3, 3, 8, 3];
+    const dyShape: [number, number, number, number] = [batch, 6, 7, 3];
+    const x = randomValues(tf.util.sizeFromShape(xShape), seededRandom(batch));
+    const dy = randomValues(tf.util.sizeFromShape(dyShape), seededRandom(batch + 10));
+    const filter = randomValues(tf.util.sizeFromShape(filterShape), seededRandom(1));
+    const backend = () => tf.backend() as WebGPUBackend;
+    const asTensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
+    const reference = await valuesOn('cpu', () =>
+      tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(tf.tensor4d(x, xShape), f as tf.Tensor4D, 1, 'same'), tf.tensor4d(dy, dyShape))))(tf.zeros(filterShape)),
+    );
+    const got = await valuesOn('webgpu', () =>
+      asTensor(backpropFilterGemm(backend(), { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape), filterShape, strides: 1, pad: 'same' }, NARROW_VARIANT)),
+    );
+    expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(batch * 42, reference));
+    const forwardReference = await valuesOn('cpu', () => tf.conv2d(tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape), 1, 'same'));
+    const forward = await valuesOn('webgpu', () =>
+      asTensor(forwardConvGemm(backend(), { x: tf.tensor4d(x, xShape), filter: tf.tensor4d(filter, filterShape), strides: 1, pad: 'same' }, NARROW_VARIANT)),
+    );
+    expect(maxAbsDifference(forward, forwardReference)).toBeLessThanOrEqual(gemmTolerance(72, forwardReference));
+  });
+});
+
 describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu.skipReason}`, () => {
   beforeAll(async () => {
     await initWebGpu();

@@ -6,9 +6,10 @@ import { ElementwiseProgram } from './elementwise-program';
  * Convolutions with at most NARROW_MAX_CHANNELS output channels (the generator's last layer: 3 colour
  * channels), or input channels for the input gradient (the discriminator's first layer), whose GEMMs have N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13
  * zeros for every 3 outputs, and each staged K-slice feeds a sixteenth of the multiply-adds it feeds in a wide
- * layer (on lavapipe such a layer ran at 1/80 of the GFLOP/s of the wide ones). Here one thread computes one
- * output element and walks its whole K from global memory, reading x along the channels as vec4s where the
- * channel count allows. A tuning candidate (GemmVariant.narrow) for those problems only.
+ * layer (on lavapipe such a layer ran at 1/80 of the GFLOP/s of the wide ones). Here one thread computes the
+ * N outputs of one pixel (forward), of one filter tap and input channel (filter gradient), or one dx element,
+ * and walks its whole K from global memory, reading along the channels as vec4s where the channel count allows.
+ * A tuning candidate (GemmVariant.narrow) for those problems only.
  *
  * The geometry is baked into each shader (one per layer): its index arithmetic divides by constants.
  */
@@ -23,27 +24,41 @@ class NarrowProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
   size = true;
 
+  /**
+   * `outputsPerThread` consecutive outputs per thread: the body runs for index < uniforms.size / outputsPerThread
+   * and writes its outputs with setOutputAtIndex.
+   */
   constructor(
     readonly variableNames: string[],
     readonly variableComponents: number[],
     shape: number[],
     readonly shaderKey: string,
     private readonly body: string,
+    private readonly outputsPerThread = 1,
   ) {
     this.outputShape = shape;
     this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [narrowWorkgroups(tf.util.sizeFromShape(shape)), 1, 1];
+    this.dispatch = [narrowWorkgroups(tf.util.sizeFromShape(shape) / outputsPerThread), 1, 1];
   }
 
   getUserCode(): string {
     return `
       fn main(index : i32) {
-        if (index < uniforms.size) {
+        if (index < uniforms.size / ${this.outputsPerThread}) {
           ${this.body}
         }
       }
     `;
   }
+}
+
+/** WGSL: acc0 … acc{n-1}, zeroed. */
+function accumulators(count: number): string {
+  return Array.from({ length: count }, (_, c) => `var acc${c} = 0.0;`).join(' ');
+}
+
+function eachChannel(count: number, code: (c: number) => string): string {
+  return Array.from({ length: count }, (_, c) => code(c)).join('\n              ');
 }
 
 function narrowWorkgroups(outputs: number): number {
@@ -64,9 +79,10 @@ function geometryKey(convInfo: tf.backend_util.Conv2DInfo): string {
   return [c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left].join('_');
 }
 
-/** Whether the grid of a narrow forward convolution fits the device (one thread per output element). */
+/** Whether the grid of a narrow forward convolution fits the device (one thread per output pixel). */
 export function narrowForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
-  return narrowWorkgroups(tf.util.sizeFromShape(convInfo.outShape)) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+  const pixels = tf.util.sizeFromShape(convInfo.outShape) / convInfo.outChannels;
+  return narrowWorkgroups(pixels) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
 }
 
 /** y = conv(x, filter) (+ bias), channels-last, dilation 1, for outChannels ≤ NARROW_MAX_CHANNELS. */
@@ -91,21 +107,27 @@ export function narrowForwardConv(
   );
   const transposed = backend.runWebGPUProgram(transpose, [filter], 'float32');
   const vectorized = channels % 4 === 0;
+  // a thread computes all outputChannels outputs of its pixel: it reads the pixel's window of x once
   const read = vectorized
-    ? `for (var ci = 0; ci < C / 4; ci++) { acc = acc + dot(x[xBase / 4 + ci], wt[wBase / 4 + ci]); }`
-    : `for (var ci = 0; ci < C; ci++) { acc = fma(x[xBase + ci], wt[wBase + ci], acc); }`;
+    ? `for (var ci = 0; ci < C / 4; ci++) {
+                let xv = x[xBase / 4 + ci];
+                ${eachChannel(outChannels, (c) => `acc${c} = acc${c} + dot(xv, wt[${(c * dimK) / 4} + wBase / 4 + ci]);`)}
+              }`
+    : `for (var ci = 0; ci < C; ci++) {
+                let xv = x[xBase + ci];
+                ${eachChannel(outChannels, (c) => `acc${c} = fma(xv, wt[${c * dimK} + wBase + ci], acc${c});`)}
+              }`;
   const program = new NarrowProgram(
     bias ? ['x', 'wt', 'bias'] : ['x', 'wt'],
     bias ? [vectorized ? 4 : 1, vectorized ? 4 : 1, 1] : [vectorized ? 4 : 1, vectorized ? 4 : 1],
     convInfo.outShape,
     `faceganNarrowForwardConv_${geometryKey(convInfo)}_${vectorized}_${bias !== undefined}`,
     `${geometryConstants(convInfo)}
-          let c = index % N;
-          let m = index / N;
+          let m = index;
           let ow = m % OW;
           let oh = (m / OW) % OH;
           let n = m / (OW * OH);
-          var acc = 0.0;
+          ${accumulators(outChannels)}
           for (var kh = 0; kh < FH; kh++) {
             let ih = oh * SH + kh - PT;
             if (ih < 0 || ih >= H) { continue; }
@@ -113,11 +135,12 @@ export function narrowForwardConv(
               let iw = ow * SW + kw - PL;
               if (iw < 0 || iw >= W) { continue; }
               let xBase = ((n * H + ih) * W + iw) * C;
-              let wBase = c * ${dimK} + (kh * FW + kw) * C;
+              let wBase = (kh * FW + kw) * C;
               ${read}
             }
           }
-          setOutputAtIndex(index, acc${bias ? ' + bias[c]' : ''});`,
+          ${eachChannel(outChannels, (c) => `setOutputAtIndex(m * N + ${c}, acc${c}${bias ? ` + bias[${c}]` : ''});`)}`,
+    outChannels,
   );
   const inputs = bias ? [x, transposed, bias] : [x, transposed];
   const result = backend.runWebGPUProgram(program, inputs, 'float32');
@@ -146,17 +169,16 @@ export function narrowFilterGradientPartials(
   const dimK = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
   const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
   const run = Math.ceil(pixels / splits);
+  const outChannels = convInfo.outChannels;
+  // a thread computes all outChannels gradients of its filter tap and input channel: it reads x once a pixel
   const program = new NarrowProgram(
     ['x', 'dy'],
     [1, 1],
-    [splits, dimK * convInfo.outChannels],
-    `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}`,
+    [splits, dimK * outChannels],
+    `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}_${pixels}`,
     `${geometryConstants(convInfo)}
-          let perSplit = ${dimK} * N;
-          let s = index / perSplit;
-          let r = index - s * perSplit;
-          let c = r % N;
-          let k = r / N;
+          let s = index / ${dimK};
+          let k = index - s * ${dimK};
           let ci = k % C;
           let kw = (k / C) % FW;
           let kh = k / (C * FW);
@@ -165,12 +187,13 @@ export function narrowFilterGradientPartials(
           var ow = first % OW;
           var oh = (first / OW) % OH;
           var n = first / (OW * OH);
-          var acc = 0.0;
+          ${accumulators(outChannels)}
           for (var m = first; m < last; m++) {
             let ih = oh * SH + kh - PT;
             let iw = ow * SW + kw - PL;
             if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-              acc = fma(x[((n * H + ih) * W + iw) * C + ci], dy[m * N + c], acc);
+              let xv = x[((n * H + ih) * W + iw) * C + ci];
+              ${eachChannel(outChannels, (c) => `acc${c} = fma(xv, dy[m * N + ${c}], acc${c});`)}
             }
             ow++;
             if (ow == OW) {
@@ -179,15 +202,16 @@ export function narrowFilterGradientPartials(
               if (oh == OH) { oh = 0; n++; }
             }
           }
-          setOutputAtIndex(index, acc);`,
+          ${eachChannel(outChannels, (c) => `setOutputAtIndex(index * N + ${c}, acc${c});`)}`,
+    outChannels,
   );
   return backend.runWebGPUProgram(program, [x, dy], 'float32');
 }
 
 /** Whether the grid of a narrow filter gradient fits the device. */
 export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number): boolean {
-  const outputs = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
-  return narrowWorkgroups(outputs) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+  const threads = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+  return narrowWorkgroups(threads) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
 }
 
 /** Whether the grid of a narrow input gradient fits the device (one thread per dx element). */
