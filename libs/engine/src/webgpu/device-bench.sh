@@ -24,7 +24,7 @@
 # that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
 # Expected ≈ 3–4 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
-# and in the trainer). Worst case (every run hitting its timeout) 2×190 + 120 + 150 + 2×80 s:
+# and in the trainer, each compiling its plans' shaders). Worst case (every run hitting its timeout) 2×190 + 120 + 200 + 2×80 s:
 # the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
@@ -65,7 +65,7 @@ grep '^{' "$out/torch.log" >> "$results"
 
 
 echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu)" >&2
-timeout 150 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
+timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
   > "$out/trainer.log" 2> "$out/trainer.err"
 echo "   exit $?" >&2
 grep '^{' "$out/trainer.log" >> "$results"
