@@ -13,8 +13,8 @@ import { randomNormalOnGpu } from './random-normal';
  *
  * The kernels name their problems (gemmProblemKey) and, while recordGemmProblems runs, note how to run them
  * again (noteGemmProblem); autotuneGemms times each on fresh random inputs. A variant changes only which
- * thread computes what and in which tiles, so the results agree to float rounding (the filter gradient's
- * split-K can sum in another order).
+ * thread computes what and in which tiles, so the results agree to float rounding (a filter gradient's split-K
+ * or a narrow kernel can sum in another order).
  */
 
 /** One convolution GEMM the step runs, and how to run it again on other inputs of the same shapes. */
@@ -39,7 +39,7 @@ export interface GemmTuningResult {
   key: string;
   flops: number;
   variant: GemmVariant;
-  /** GPU ms of one call in the chosen variant, and in the untuned default plan. */
+  /** ms of one call (wall time over queued calls) in the chosen variant, and in the untuned default plan. */
   ms: number;
   defaultMs: number;
   /** How many distinct plans there were, and those left out because their result disagreed with the default plan's. */
@@ -57,7 +57,7 @@ let adapter = { device: '', isSoftware: true };
 
 /**
  * initWebGpu names the adapter: tuned choices are saved under its name, and tuning is on by default only on a real
- * GPU (on a CPU adapter such as lavapipe, compiling every variant costs more than it saves).
+ * GPU (on a CPU adapter such as lavapipe, compiling every variant takes about a minute, and `auto` never trains there).
  */
 export function setGemmTuningAdapter(device: string, isSoftware: boolean): void {
   adapter = { device, isSoftware };
