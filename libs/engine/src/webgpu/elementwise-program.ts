@@ -1,15 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 const WORKGROUP_SIZE = 64;
 
-/** One thread per output element: `body` runs with the flat `index` (below uniforms.size) and sets result[index]. */
+export interface ElementwiseOptions {
+  /** Components per input element (4: the input is read as vec4s); 1 each by default. */
+  variableComponents?: number[];
+  /**
+   * Consecutive outputs each thread computes: the body then runs for index < uniforms.size / outputsPerThread
+   * and writes its outputs with setOutputAtIndex. Default 1 (the body sets output `index`).
+   */
+  outputsPerThread?: number;
+}
+
+/** One thread per output element (or per outputsPerThread of them): `body` runs with the flat `index`. */
 export class ElementwiseProgram implements WebGPUProgram {
   outputShape: number[];
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
   size = true;
+  variableComponents?: number[];
+  private readonly outputsPerThread: number;
 
   constructor(
     readonly variableNames: string[],
@@ -17,19 +29,32 @@ export class ElementwiseProgram implements WebGPUProgram {
     readonly shaderKey: string,
     readonly uniforms: string,
     private readonly body: string,
+    options: ElementwiseOptions = {},
   ) {
     this.outputShape = shape;
+    this.variableComponents = options.variableComponents;
+    this.outputsPerThread = options.outputsPerThread ?? 1;
     this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / WORKGROUP_SIZE), 1, 1];
+    this.dispatch = [workgroupsFor(tf.util.sizeFromShape(shape) / this.outputsPerThread), 1, 1];
   }
 
   getUserCode(): string {
+    const threads = this.outputsPerThread === 1 ? 'uniforms.size' : `uniforms.size / ${this.outputsPerThread}`;
     return `
       fn main(index : i32) {
-        if (index < uniforms.size) {
+        if (index < ${threads}) {
           ${this.body}
         }
       }
     `;
   }
+}
+
+function workgroupsFor(threads: number): number {
+  return Math.ceil(threads / WORKGROUP_SIZE);
+}
+
+/** Whether an elementwise program of `threads` threads fits the device's grid. */
+export function elementwiseFits(backend: WebGPUBackend, threads: number): boolean {
+  return workgroupsFor(threads) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
 }

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { ElementwiseProgram } from './elementwise-program';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ElementwiseProgram, elementwiseFits } from './elementwise-program';
 
 /**
  * Convolutions with at most NARROW_MAX_CHANNELS output channels (the generator's last layer: 3 colour
- * channels), or input channels for the input gradient (the discriminator's first layer), whose GEMMs have N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13
- * zeros for every 3 outputs, and each staged K-slice feeds a sixteenth of the multiply-adds it feeds in a wide
- * layer (on lavapipe such a layer ran at 1/80 of the GFLOP/s of the wide ones). Here one thread computes the
+ * channels), or input channels for the input gradient (the discriminator's first layer), whose GEMMs have
+ * N ≤ 4: in the tiled GEMMs a workgroup's 16 columns of threads then compute 13 zeros for every 3 outputs, and
+ * each staged K-slice feeds a sixteenth of the multiply-adds it feeds in a wide layer (on lavapipe, in the
+ * default plans, such a layer ran at 1/10 to 1/30 of the GFLOP/s of the wide ones). Here one thread computes the
  * N outputs of one pixel (forward), of one filter tap and input channel (filter gradient), or one dx element,
  * and walks its whole K from global memory, reading along the channels as vec4s where the channel count allows.
  * A tuning candidate (GemmVariant.narrow) for those problems only.
@@ -15,43 +16,6 @@ import { ElementwiseProgram } from './elementwise-program';
  */
 export const NARROW_MAX_CHANNELS = 4;
 
-const WORKGROUP_SIZE = 64;
-
-class NarrowProgram implements WebGPUProgram {
-  outputShape: number[];
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
-  size = true;
-
-  /**
-   * `outputsPerThread` consecutive outputs per thread: the body runs for index < uniforms.size / outputsPerThread
-   * and writes its outputs with setOutputAtIndex.
-   */
-  constructor(
-    readonly variableNames: string[],
-    readonly variableComponents: number[],
-    shape: number[],
-    readonly shaderKey: string,
-    private readonly body: string,
-    private readonly outputsPerThread = 1,
-  ) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, dim) => dim) };
-    this.dispatch = [narrowWorkgroups(tf.util.sizeFromShape(shape) / outputsPerThread), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size / ${this.outputsPerThread}) {
-          ${this.body}
-        }
-      }
-    `;
-  }
-}
-
 /** WGSL: acc0 … acc{n-1}, zeroed. */
 function accumulators(count: number): string {
   return Array.from({ length: count }, (_, c) => `var acc${c} = 0.0;`).join(' ');
@@ -59,10 +23,6 @@ function accumulators(count: number): string {
 
 function eachChannel(count: number, code: (c: number) => string): string {
   return Array.from({ length: count }, (_, c) => code(c)).join('\n              ');
-}
-
-function narrowWorkgroups(outputs: number): number {
-  return Math.ceil(outputs / WORKGROUP_SIZE);
 }
 
 /** The constants every narrow shader declares: sizes, filter, strides, padding. */
@@ -82,7 +42,7 @@ function geometryKey(convInfo: tf.backend_util.Conv2DInfo): string {
 /** Whether the grid of a narrow forward convolution fits the device (one thread per output pixel). */
 export function narrowForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
   const pixels = tf.util.sizeFromShape(convInfo.outShape) / convInfo.outChannels;
-  return narrowWorkgroups(pixels) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+  return elementwiseFits(backend, pixels);
 }
 
 /** y = conv(x, filter) (+ bias), channels-last, dilation 1, for outChannels ≤ NARROW_MAX_CHANNELS. */
@@ -117,11 +77,12 @@ export function narrowForwardConv(
                 let xv = x[xBase + ci];
                 ${eachChannel(outChannels, (c) => `acc${c} = fma(xv, wt[${c * dimK} + wBase + ci], acc${c});`)}
               }`;
-  const program = new NarrowProgram(
+  const components = vectorized ? 4 : 1;
+  const program = new ElementwiseProgram(
     bias ? ['x', 'wt', 'bias'] : ['x', 'wt'],
-    bias ? [vectorized ? 4 : 1, vectorized ? 4 : 1, 1] : [vectorized ? 4 : 1, vectorized ? 4 : 1],
     convInfo.outShape,
     `faceganNarrowForwardConv_${geometryKey(convInfo)}_${vectorized}_${bias !== undefined}`,
+    '',
     `${geometryConstants(convInfo)}
           let m = index;
           let ow = m % OW;
@@ -140,7 +101,7 @@ export function narrowForwardConv(
             }
           }
           ${eachChannel(outChannels, (c) => `setOutputAtIndex(m * N + ${c}, acc${c}${bias ? ` + bias[${c}]` : ''});`)}`,
-    outChannels,
+    { variableComponents: bias ? [components, components, 1] : [components, components], outputsPerThread: outChannels },
   );
   const inputs = bias ? [x, transposed, bias] : [x, transposed];
   const result = backend.runWebGPUProgram(program, inputs, 'float32');
@@ -171,11 +132,11 @@ export function narrowFilterGradientPartials(
   const run = Math.ceil(pixels / splits);
   const outChannels = convInfo.outChannels;
   // a thread computes all outChannels gradients of its filter tap and input channel: it reads x once a pixel
-  const program = new NarrowProgram(
+  const program = new ElementwiseProgram(
     ['x', 'dy'],
-    [1, 1],
     [splits, dimK * outChannels],
     `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}_${pixels}`,
+    '',
     `${geometryConstants(convInfo)}
           let s = index / ${dimK};
           let k = index - s * ${dimK};
@@ -203,7 +164,7 @@ export function narrowFilterGradientPartials(
             }
           }
           ${eachChannel(outChannels, (c) => `setOutputAtIndex(index * N + ${c}, acc${c});`)}`,
-    outChannels,
+    { outputsPerThread: outChannels },
   );
   return backend.runWebGPUProgram(program, [x, dy], 'float32');
 }
@@ -211,12 +172,12 @@ export function narrowFilterGradientPartials(
 /** Whether the grid of a narrow filter gradient fits the device. */
 export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number): boolean {
   const threads = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
-  return narrowWorkgroups(threads) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+  return elementwiseFits(backend, threads);
 }
 
 /** Whether the grid of a narrow input gradient fits the device (one thread per dx element). */
 export function narrowInputGradientFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
-  return narrowWorkgroups(tf.util.sizeFromShape(convInfo.inShape)) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
+  return elementwiseFits(backend, tf.util.sizeFromShape(convInfo.inShape));
 }
 
 /**
@@ -228,11 +189,11 @@ export function narrowInputGradient(backend: WebGPUBackend, convInfo: tf.backend
   const read = vectorized
     ? `for (var co = 0; co < N / 4; co++) { acc = acc + dot(dy[dyBase / 4 + co], weights[wBase / 4 + co]); }`
     : `for (var co = 0; co < N; co++) { acc = fma(dy[dyBase + co], weights[wBase + co], acc); }`;
-  const program = new NarrowProgram(
+  const program = new ElementwiseProgram(
     ['dy', 'weights'],
-    vectorized ? [4, 4] : [1, 1],
     convInfo.inShape,
     `faceganNarrowInputGrad_${geometryKey(convInfo)}_${vectorized}`,
+    '',
     `${geometryConstants(convInfo)}
           let c = index % C;
           let p = index / C;
@@ -254,6 +215,7 @@ export function narrowInputGradient(backend: WebGPUBackend, convInfo: tf.backend
             }
           }
           setOutputAtIndex(index, acc);`,
+    { variableComponents: vectorized ? [4, 4] : [1, 1] },
   );
   return backend.runWebGPUProgram(program, [dy, filter], 'float32');
 }
