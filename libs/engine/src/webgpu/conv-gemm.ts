@@ -217,6 +217,18 @@ export function convUniformData(convInfo: tf.backend_util.Conv2DInfo): Array<{ t
   ];
 }
 
+/** CONV_UNIFORMS as shader constants (specializeShader), the same values convUniformData fills them with. */
+export function convUniformConstants(convInfo: tf.backend_util.Conv2DInfo): Record<string, number> {
+  return {
+    'filterDims.x': convInfo.filterHeight,
+    'filterDims.y': convInfo.filterWidth,
+    'pads.x': convInfo.padInfo.top,
+    'pads.y': convInfo.padInfo.left,
+    'strides.x': convInfo.strideHeight,
+    'strides.y': convInfo.strideWidth,
+  };
+}
+
 /** Strides and padding of a convolution, as its kernel attributes give them. */
 export interface ConvGeometry {
   strides: [number, number] | number;

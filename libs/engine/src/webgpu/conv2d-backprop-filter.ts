@@ -6,6 +6,7 @@ import {
   TILE_K,
   WORKGROUP_THREADS,
   channelsLastConvInfo,
+  convUniformConstants,
   convUniformData,
   gemmAccumulators,
   gemmColumn,
@@ -90,11 +91,7 @@ function backpropFilterGemmProgram(plan: BackpropFilterPlan, convInfo: tf.backen
       'xShape.w': convInfo.inChannels,
       'dyShape.y': convInfo.outHeight,
       'dyShape.z': convInfo.outWidth,
-      'filterDims.y': convInfo.filterWidth,
-      'strides.x': convInfo.strideHeight,
-      'strides.y': convInfo.strideWidth,
-      'pads.x': convInfo.padInfo.top,
-      'pads.y': convInfo.padInfo.left,
+      ...convUniformConstants(convInfo),
       dimN: plan.dimN,
       dimK: plan.dimK,
       kPerSplit: plan.kPerSplit,
@@ -266,12 +263,7 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     };
   });
   const chosen = variant ?? tunedGemmVariant(key);
-  if (chosen?.narrow) {
-    const partials = narrowFilterGradientPartials(backend, convInfo, x, dy, narrowFilterSplits(convInfo));
-    const summed = backend.runWebGPUProgram(sumPartialsProgram(filterShape), [partials], 'float32');
-    backend.disposeData(partials.dataId);
-    return summed;
-  }
+  if (chosen?.narrow) return sumPartials(backend, narrowFilterGradientPartials(backend, convInfo, x, dy, narrowFilterSplits(convInfo)), filterShape);
   const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits, chosen);
   const uniforms = [
     ...convUniformData(convInfo),
@@ -284,7 +276,11 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     return backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, filterShape), [x, dy], 'float32', uniforms);
   }
   const partialsShape = [plan.splits, dimM * outChannels];
-  const partials = backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, partialsShape), [x, dy], 'float32', uniforms);
+  return sumPartials(backend, backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, partialsShape), [x, dy], 'float32', uniforms), filterShape);
+}
+
+/** dW from the split-K partials [splits, M·N], which it disposes. */
+function sumPartials(backend: WebGPUBackend, partials: tf.TensorInfo, filterShape: number[]): tf.TensorInfo {
   const summed = backend.runWebGPUProgram(sumPartialsProgram(filterShape), [partials], 'float32');
   backend.disposeData(partials.dataId);
   return summed;
