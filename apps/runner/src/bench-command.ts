@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { benchTrainStep, formatGemmTuning, prepareBenchBackend, type BenchBackend, type TrainStepBenchResult } from '@facegan/engine';
+import { benchTrainStep, formatGemmTuning, gemmTuningTotals, prepareBenchBackend, type BenchBackend, type TrainStepBenchResult } from '@facegan/engine';
 import type { BackendName, ThreadCount } from '@facegan/spec';
 
 export interface BenchCommandOptions {
@@ -73,13 +73,12 @@ function formatResult(result: TrainStepBenchResult): string {
       '(other processes slow the figures: compare runs made side by side)',
   ];
   if (result.tuning) {
-    const tuning = result.tuning;
-    const perCall = (pick: (r: (typeof tuning)[number]) => number) => tuning.reduce((sum, r) => sum + pick(r), 0).toFixed(2);
+    const total = gemmTuningTotals(result.tuning);
     lines.push(
       `convolution GEMMs tuned in the first warm-up step (${((result.tuningStepMs ?? 0) / 1000).toFixed(1)} s; FACEGAN_GEMM_AUTOTUNE=0 turns it off): ` +
-        `${tuning.length} problems, ${perCall((r) => r.ms)} ms for one call of each, ${perCall((r) => r.defaultMs)} ms in the default plans`,
+        `${result.tuning.length} problems, ${total.ms.toFixed(2)} ms for one call of each, ${total.defaultMs.toFixed(2)} ms in the default plans`,
     );
-    if (result.profile) lines.push(formatGemmTuning(tuning));
+    if (result.profile) lines.push(formatGemmTuning(result.tuning));
   }
   if (result.profile) {
     const { kernels, kernelMs, wallMs } = result.profile;

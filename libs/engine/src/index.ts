@@ -30,4 +30,4 @@ export {
   type TrainStepBenchResult,
   type TrainStepProfile,
 } from './bench/train-step-bench';
-export { formatGemmTuning, type GemmTuningResult } from './webgpu/index';
+export { formatGemmTuning, gemmTuningTotals, type GemmTuningResult } from './webgpu/index';

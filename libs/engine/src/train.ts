@@ -6,7 +6,7 @@ import { pruneResumeState, readCheckpointState, restoreCheckpoint, writeCheckpoi
 import { mixSeed, sampleIndices } from '@facegan/random';
 import { generateImages } from './sample';
 import { createTrainer, SEED_STREAM, type StepMetrics, type Trainer } from './trainer';
-import { gemmAutotuneDefault, loadGemmTuning, queueAndTune, saveGemmTuning, type AutotuneOptions } from './webgpu/index';
+import { gemmAutotuneDefault, gemmTuningTotals, loadGemmTuning, queueAndTune, saveGemmTuning, type AutotuneOptions } from './webgpu/index';
 
 export interface StepProgress {
   epoch: number;
@@ -245,14 +245,8 @@ async function queueAndTuneFirstStep(
   const fromFile = tuningFile ? loadGemmTuning(tuningFile) : 0;
   const { result, tuning } = await queueAndTune(queue, options);
   if (tuningFile && tuning.length > 0) saveGemmTuning(tuningFile);
-  const sum = (pick: (r: (typeof tuning)[number]) => number) => tuning.reduce((total, r) => total + pick(r), 0);
-  hooks.onGemmTuning?.({
-    timed: tuning.length,
-    fromFile,
-    seconds: (performance.now() - started) / 1000,
-    tunedMs: sum((r) => r.ms),
-    defaultMs: sum((r) => r.defaultMs),
-  });
+  const total = gemmTuningTotals(tuning);
+  hooks.onGemmTuning?.({ timed: tuning.length, fromFile, seconds: (performance.now() - started) / 1000, tunedMs: total.ms, defaultMs: total.defaultMs });
   return { metrics: result };
 }
 

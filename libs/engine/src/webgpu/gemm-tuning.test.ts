@@ -6,7 +6,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gemmTileKey, specializeShader, type GemmTile, type GemmVariant } from './conv-gemm';
 import { planTile } from './gemm-tiles';
-import { autotuneGemms, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
+import { autotuneGemms, gemmTuningTotals, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
 import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -14,6 +14,12 @@ const webGpu = await webGpuForTests();
 describe('GEMM_VARIANTS', () => {
   it('are the eight combinations of tile size, vec4 staging and prefetch', () => {
     expect(new Set(GEMM_VARIANTS.map((v) => JSON.stringify(v))).size).toBe(8);
+  });
+
+  it('gemmTuningTotals adds up the problems: ms in the chosen and default plans, FLOPs', () => {
+    const result = (ms: number, defaultMs: number, flops: number) => ({ key: 'k', flops, variant: GEMM_VARIANTS[0], ms, defaultMs, candidates: 8, rejected: [] });
+    expect(gemmTuningTotals([result(1, 2, 10), result(0.5, 4, 5)])).toEqual({ ms: 1.5, defaultMs: 6, flops: 15 });
+    expect(gemmTuningTotals([])).toEqual({ ms: 0, defaultMs: 0, flops: 0 });
   });
 
   it("a large variant's shape keeps 8 outputs per thread along M only (tall) or N only (wide)", () => {

@@ -339,6 +339,11 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 }
 
 /** One line per problem, for logs: the chosen variant and its time against the default plan's. */
+/** The problems' ms (one call of each) in the chosen variants and in the default plans, and their FLOPs. */
+export function gemmTuningTotals(results: GemmTuningResult[]): { ms: number; defaultMs: number; flops: number } {
+  return results.reduce((t, r) => ({ ms: t.ms + r.ms, defaultMs: t.defaultMs + r.defaultMs, flops: t.flops + r.flops }), { ms: 0, defaultMs: 0, flops: 0 });
+}
+
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
     v.narrow
@@ -353,11 +358,10 @@ export function formatGemmTuning(results: GemmTuningResult[]): string {
       `default ${r.defaultMs.toFixed(3).padStart(9)} ms ${gflops(r.flops, r.defaultMs)}  (${r.candidates} plans` +
       `${r.rejected.length > 0 ? `; wrong results, left out: ${r.rejected.map(name).join(', ')}` : ''})`,
   );
-  const total = (pick: (r: GemmTuningResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
-  const flops = total((r) => r.flops);
+  const total = gemmTuningTotals(results);
   rows.push(
-    `all ${results.length} problems: ${total((r) => r.ms).toFixed(2)} ms a call each (${gflops(flops, total((r) => r.ms)).trim()} GFLOP/s), ` +
-      `against ${total((r) => r.defaultMs).toFixed(2)} ms in the default plans (${gflops(flops, total((r) => r.defaultMs)).trim()} GFLOP/s)`,
+    `all ${results.length} problems: ${total.ms.toFixed(2)} ms a call each (${gflops(total.flops, total.ms).trim()} GFLOP/s), ` +
+      `against ${total.defaultMs.toFixed(2)} ms in the default plans (${gflops(total.flops, total.defaultMs).trim()} GFLOP/s)`,
   );
   return rows.join('\n');
 }

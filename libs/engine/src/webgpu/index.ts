@@ -22,6 +22,7 @@ export {
   GEMM_VARIANTS,
   gemmAutotuneDefault,
   gemmTuning,
+  gemmTuningTotals,
   loadGemmTuning,
   queueAndTune,
   saveGemmTuning,
