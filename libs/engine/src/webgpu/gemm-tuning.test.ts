@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gemmTileKey, specializeShader, type GemmTile, type GemmVariant } from './conv-gemm';
 import { planTile } from './gemm-tiles';
 import { autotuneGemms, gemmTuningTotals, planBackpropFilter, clearGemmTuning, formatGemmTuning, GEMM_VARIANTS, gemmTuning, initWebGpu, loadGemmTuning, recordGemmProblems, saveGemmTuning, setGemmTuning } from './index';
-import { gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { gemmTolerance, maxAbsDifference, programsRun, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -217,20 +217,3 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     expect(maxAbsDifference(values, reference)).toBeLessThanOrEqual(gemmTolerance(9 * 130, reference));
   });
 });
-
-/** The shader keys of the programs `run` dispatches. */
-async function programsRun(run: () => Promise<unknown>): Promise<string[]> {
-  const backend = tf.findBackend('webgpu') as WebGPUBackend;
-  const original = backend.runWebGPUProgram;
-  const keys: string[] = [];
-  backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
-    keys.push(args[0].shaderKey ?? '');
-    return original.apply(this, args);
-  };
-  try {
-    await run();
-  } finally {
-    backend.runWebGPUProgram = original;
-  }
-  return keys;
-}

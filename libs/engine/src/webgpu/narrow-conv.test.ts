@@ -3,7 +3,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NARROW_VARIANT } from './conv-gemm';
 import { backpropFilterGemm, backpropInputGemm, clearGemmTuning, forwardConvGemm, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
-import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
+import { convOutSize, gemmTolerance, maxAbsDifference, programsRun, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
 
@@ -132,18 +132,14 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
     const reference = await run().data();
     setGemmTuning(problems.map((p) => ({ key: p.key, variant: NARROW_VARIANT })));
     try {
-      const backend = tf.backend() as WebGPUBackend;
-      const original = backend.runWebGPUProgram;
-      const keys: string[] = [];
-      backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
-        keys.push(args[0].shaderKey ?? '');
-        return original.apply(this, args);
-      };
-      const narrow = run();
-      backend.runWebGPUProgram = original;
+      let values: Float32Array = new Float32Array();
+      const keys = await programsRun(async () => {
+        const narrow = run();
+        values = (await narrow.data()) as Float32Array;
+        narrow.dispose();
+      });
       expect(keys.some((key) => key.startsWith('faceganNarrowForwardConv_'))).toBe(true);
-      expect(maxAbsDifference(await narrow.data(), reference)).toBeLessThan(1e-4);
-      narrow.dispose();
+      expect(maxAbsDifference(values, reference)).toBeLessThan(1e-4);
     } finally {
       clearGemmTuning();
       x.dispose();

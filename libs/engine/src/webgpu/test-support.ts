@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { probeWebGpu } from './index';
 
 /** Probes once per test file; tests that need an adapter skip with this reason when there is none. */
@@ -75,6 +76,23 @@ export async function tensorsMadeOnCpu(run: () => Promise<unknown>): Promise<num
     engine.makeTensor = originalMakeTensor;
   }
   return made;
+}
+
+/** The shader keys of the programs `run` dispatches on the webgpu backend, in order. */
+export async function programsRun(run: () => Promise<unknown>): Promise<string[]> {
+  const backend = tf.findBackend('webgpu') as WebGPUBackend;
+  const original = backend.runWebGPUProgram;
+  const keys: string[] = [];
+  backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
+    keys.push(args[0].shaderKey ?? '');
+    return original.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+  return keys;
 }
 
 /** The convolution GEMMs' code-generation options, each combination a test run (setGemmVectorTiles, setGemmPrefetch). */
