@@ -4,7 +4,7 @@ import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from '@facegan/random';
 import { fusedAdam } from './fused-adam';
-import { GpuDropout, randomNormalOnGpu } from './webgpu/index';
+import { GpuDropout, markGpuStep, randomNormalOnGpu } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -148,6 +148,7 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
     const batch = realImages.shape[0];
     const latentSeed = mixSeed(latentSeeds, globalStep);
     globalStep += 1;
+    markGpuStep(); // each op of the step can bind the buffers it had in the last steps (webgpu/dispatch-cache.ts)
     // minimize() disposes what its loss function makes; these few scalars are kept out of it by hand
     let discriminatorStats: tf.Tensor | undefined;
     let generatorOutputSum: tf.Tensor | undefined;

@@ -35,6 +35,7 @@ function adamWeightWebGpu(args: KernelArgs<{ w: tf.TensorInfo; m: tf.TensorInfo;
     `let mHat = m[index] / uniforms.oneMinusBeta1Power;
           let vHat = v[index] / uniforms.oneMinusBeta2Power;
           result[index] = mHat / (sqrt(vHat) + uniforms.epsilon) * uniforms.negativeLearningRate + w[index];`,
+    { volatileUniforms: true }, // the bias corrections change every step
   );
   const uniforms = [
     { type: 'float32', data: [-attrs.learningRate] },

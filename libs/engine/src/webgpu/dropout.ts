@@ -30,6 +30,8 @@ class GpuDropoutProgram implements WebGPUProgram {
   variableNames = ['x'];
   outputShape: number[];
   shaderKey = 'faceganGpuDropout';
+  /** A new Philox key every call (dispatch-cache.ts). */
+  volatileUniforms = true;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];

@@ -11,6 +11,8 @@ export interface ElementwiseOptions {
    * and writes its outputs with setOutputAtIndex. Default 1 (the body sets output `index`).
    */
   outputsPerThread?: number;
+  /** Uniforms that change from call to call (a per-step constant): dispatch-cache.ts does not cache their bytes. */
+  volatileUniforms?: boolean;
 }
 
 /** One thread per output element (or per outputsPerThread of them): `body` runs with the flat `index`. */
@@ -21,6 +23,7 @@ export class ElementwiseProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
   size = true;
   variableComponents?: number[];
+  volatileUniforms?: boolean;
   private readonly outputsPerThread: number;
 
   constructor(
@@ -34,6 +37,7 @@ export class ElementwiseProgram implements WebGPUProgram {
     this.outputShape = shape;
     this.variableComponents = options.variableComponents;
     this.outputsPerThread = options.outputsPerThread ?? 1;
+    if (options.volatileUniforms) this.volatileUniforms = true;
     this.dispatchLayout = { x: shape.map((_, dim) => dim) };
     this.dispatch = [workgroupsFor(tf.util.sizeFromShape(shape) / this.outputsPerThread), 1, 1];
   }

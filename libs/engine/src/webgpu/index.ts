@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { NO_ADAPTER_MESSAGE, describeAdapter, requestAdapter } from './dawn';
 import { setGemmTuningAdapter } from './gemm-tuning';
+import { dispatchCacheEnabled, installDispatchCaches } from './dispatch-cache';
 import { installWebGpuOverrides } from './overrides';
 
 export { describeAdapterInfo, NO_ADAPTER_MESSAGE } from './dawn';
@@ -30,6 +32,15 @@ export {
   setGemmTuning,
 } from './gemm-tuning';
 export type { AutotuneOptions, GemmProblem, GemmTuningResult } from './gemm-tuning';
+export {
+  dispatchCacheEnabled,
+  dispatchCachesInstalled,
+  dispatchCacheStats,
+  installDispatchCaches,
+  markGpuStep,
+  removeDispatchCaches,
+} from './dispatch-cache';
+export type { DispatchCacheStats } from './dispatch-cache';
 export type { WebGpuOverrideSet } from './overrides';
 export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';
 
@@ -86,6 +97,7 @@ export async function initWebGpu(): Promise<WebGpuInfo> {
   if (!switched) throw new Error(`${NO_ADAPTER_MESSAGE} (tf.setBackend('webgpu') failed on ${described.device})`);
   await tf.ready();
   installWebGpuOverrides();
+  if (dispatchCacheEnabled()) installDispatchCaches(tf.backend() as WebGPUBackend);
   setGemmTuningAdapter(described.device, described.isSoftware);
   return { backend: 'webgpu', ...described };
 }

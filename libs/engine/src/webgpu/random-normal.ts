@@ -18,6 +18,8 @@ class RandomNormalProgram implements WebGPUProgram {
   variableNames: string[] = [];
   outputShape: number[];
   shaderKey = 'faceganRandomNormal';
+  /** A new Philox key every call (dispatch-cache.ts). */
+  volatileUniforms = true;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];

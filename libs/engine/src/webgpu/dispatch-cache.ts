@@ -1,0 +1,373 @@
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/**
+ * The CPU cost of a dispatch in tfjs-backend-webgpu 4.22, cut where the work repeats from step to step.
+ *
+ * Every dispatch, tfjs takes a uniform buffer from its pool and writes the program's uniforms into it (shapes,
+ * strides, constants: the same bytes every step), asks the pipeline for its bind-group layout, and creates a
+ * bind group (output, inputs, uniforms). Dawn's createBindGroup through N-API is the costliest call of all:
+ * queueing a training step on this project's 2-core box (32 px, width 0.25, 586 dispatches, GPU work not
+ * submitted) took ≈ 48 ms, of which ≈ 12 ms in createBindGroup and ≈ 6 ms in the uniforms; the whole CPU side
+ * of a step is what a fast GPU waits on once its kernels are fast. Three caches, on one backend:
+ *
+ * - uniforms by content: a program's uniform bytes go into a buffer of their own once, and later dispatches
+ *   with the same bytes bind it (no pool buffer, no writeBuffer). Programs whose uniforms change every step
+ *   (a seed, Adam's bias correction) set `volatileUniforms` and keep tfjs's path.
+ * - buffers by site: tfjs's pool hands out free buffers last-in first-out, so the same op gets a different
+ *   buffer each step and few bind groups repeat (16% on lavapipe). After markGpuStep(), the n-th request for
+ *   a buffer of a size and usage (a site) takes the newest free buffer that site had in the last steps (a
+ *   weight and its update alternate between two). Which buffer an op writes changes nothing else.
+ * - bind groups by pipeline and buffers: with the two above, the same bind group serves the same op in
+ *   later steps. Only buffers this module saw made (pool and uniform buffers) are cached; a pool buffer
+ *   destroyed while cached clears the cache.
+ *
+ * Everything is the same work on the GPU: the same pipelines, inputs, uniform bytes and dispatches.
+ */
+
+/** tfjs's program uniforms before layout (WebGPUBackend.makeUniforms' argument). */
+type ProgramUniform = Array<{ type: string; data: number[] }>;
+type UniformBinding = { offset: number; size: number; buffer: GPUBuffer };
+type Site = { freeListKey: string; key: string };
+
+/** A program whose uniforms change from call to call (seeds, per-step constants): their bytes are not cached. */
+export interface VolatileUniformsProgram {
+  volatileUniforms?: boolean;
+}
+
+interface BufferManagerInternals {
+  freeBuffers: Map<string, GPUBuffer[]>;
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+  releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
+  dispose(): void;
+}
+
+interface BackendInternals {
+  device: GPUDevice;
+  bufferManager: BufferManagerInternals;
+  makeUniforms(programUniform: ProgramUniform): UniformBinding;
+  recordAndSubmit(program: WebGPUProgram & { pipeline?: unknown }, ...rest: unknown[]): void;
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+export interface DispatchCacheStats {
+  bindGroupHits: number;
+  bindGroupMisses: number;
+  /** Bind groups made without the cache (a buffer it did not see made, or a dispatch outside recordAndSubmit). */
+  bindGroupUncached: number;
+  uniformHits: number;
+  uniformMisses: number;
+}
+
+/** Cache sizes past which a cache starts again (shapes changed: another batch size, sampling, a new run). */
+const MAX_BIND_GROUPS = 16384;
+const MAX_UNIFORMS = 8192;
+/** Buffer requests per step past which sites are no longer remembered (markGpuStep not called). */
+const MAX_SITES_PER_STEP = 65536;
+/**
+ * Buffers remembered per site, newest first. Two cover a weight and its update; more let a site whose buffers
+ * another op took find one of its own again (lavapipe, 32 px, steady state: 77% of bind groups reused with 2,
+ * 85% with 4, no better with 8).
+ */
+const SITE_HISTORY = 4;
+/** The largest buffer a site makes for itself rather than take one another site had (per-channel vectors, scalars: not activations). */
+const OWN_BUFFER_MAX_BYTES = 65536;
+
+class DispatchCaches {
+  readonly stats: DispatchCacheStats = { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
+  private readonly uniforms = new Map<string, UniformBinding>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Buffers made by the pool or for uniforms: their bind groups may be cached. */
+  private readonly known = new WeakSet<GPUBuffer>();
+  private readonly inBindGroups = new WeakSet<GPUBuffer>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  private currentProgram: (WebGPUProgram & VolatileUniformsProgram & { pipeline?: unknown }) | undefined;
+  /** Requests so far this step, per buffer key; undefined until markGpuStep is first called. */
+  private requests: Map<string, number> | undefined;
+  private requestsThisStep = 0;
+  /** Per site (key and request number): the buffers it got in the last steps, newest first. */
+  private readonly sites = new Map<string, GPUBuffer[]>();
+  private readonly layouts = new WeakMap<object, GPUBindGroupLayout>();
+  private readonly restores: Array<() => void> = [];
+  private readonly buffersMade = new Map<string, number>();
+
+  constructor(private readonly backend: BackendInternals) {}
+
+  install(): void {
+    const { backend } = this;
+    const manager = backend.bufferManager;
+    const device = backend.device;
+    const stockMakeUniforms = backend.makeUniforms;
+    const stockRecordAndSubmit = backend.recordAndSubmit;
+    const stockAcquire = manager.acquireBuffer;
+    const stockRelease = manager.releaseBuffer;
+    const stockDispose = manager.dispose;
+    const stockCreateBindGroup = device.createBindGroup;
+
+    this.wrap(backend, 'recordAndSubmit', (program, ...rest) => {
+      this.currentProgram = program;
+      this.memoizeLayout(program.pipeline);
+      try {
+        return stockRecordAndSubmit.call(backend, program, ...rest);
+      } finally {
+        this.currentProgram = undefined;
+      }
+    });
+    this.wrap(backend, 'makeUniforms', (programUniform) => {
+      if (this.currentProgram?.volatileUniforms) return stockMakeUniforms.call(backend, programUniform);
+      return this.uniformBinding(programUniform, stockMakeUniforms);
+    });
+    this.wrap(manager, 'acquireBuffer', (size, usage, mappedAtCreation = false, reuse = true) => {
+      const site = !mappedAtCreation && reuse ? this.nextSite(size, usage) : undefined;
+      // a new buffer rather than one another site had (that site would miss in turn): the free list hidden
+      const fresh = site !== undefined && !this.preferSiteBuffer(site) && this.mayMakeBuffer(site, size);
+      const hidden = fresh ? manager.freeBuffers.get(site.freeListKey) : undefined;
+      if (site && hidden) manager.freeBuffers.set(site.freeListKey, []);
+      const buffer = stockAcquire.call(manager, size, usage, mappedAtCreation, reuse);
+      if (site && hidden) manager.freeBuffers.set(site.freeListKey, [...(manager.freeBuffers.get(site.freeListKey) ?? []), ...hidden]);
+      if (site) this.rememberSite(site, buffer);
+      this.known.add(buffer);
+      return buffer;
+    });
+    this.wrap(manager, 'releaseBuffer', (buffer, reuse = true) => {
+      // tfjs destroys it: a cached bind group holding it would fail validation
+      if (!reuse && this.inBindGroups.has(buffer)) this.bindGroups.clear();
+      return stockRelease.call(manager, buffer, reuse);
+    });
+    this.wrap(manager, 'dispose', () => {
+      this.clear();
+      return stockDispose.call(manager);
+    });
+    this.wrap(device, 'createBindGroup', (descriptor: GPUBindGroupDescriptor) =>
+      this.bindGroup(descriptor, (d) => stockCreateBindGroup.call(device, d)),
+    );
+  }
+
+  uninstall(): void {
+    for (const restore of this.restores.splice(0)) restore();
+    this.clear();
+  }
+
+  /** Replaces `target[name]` with `wrapper`; uninstall puts back what was there (an own property, or the prototype's). */
+  private wrap<T extends object, K extends keyof T>(target: T, name: K, wrapper: T[K]): void {
+    const own = Object.prototype.hasOwnProperty.call(target, name);
+    const original = target[name];
+    target[name] = wrapper;
+    this.restores.push(() => {
+      if (own) target[name] = original;
+      else delete target[name];
+    });
+  }
+
+  markStep(): void {
+    // tfjs submits every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches and frees buffers at a submit; a step
+    // that starts with a submit frees its buffers at the same dispatches every step, so the buffer each op
+    // had is free again when the op comes
+    const backend = this.backend;
+    backend.endComputePassEncoder();
+    if (backend.commandEncoder) backend.submitQueue();
+    this.requests = new Map();
+    this.requestsThisStep = 0;
+  }
+
+  clear(): void {
+    this.uniforms.clear();
+    this.bindGroups.clear();
+    this.sites.clear();
+    this.buffersMade.clear();
+  }
+
+  private id(object: object): number {
+    let id = this.ids.get(object);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(object, id);
+    }
+    return id;
+  }
+
+  /** tfjs asks the pipeline for its layout every dispatch; it is the same layout every time. */
+  private memoizeLayout(pipeline: unknown): void {
+    if (typeof pipeline !== 'object' || pipeline === null || this.layouts.has(pipeline)) return;
+    const computePipeline = pipeline as GPUComputePipeline;
+    const stock = computePipeline.getBindGroupLayout;
+    const layout = stock.call(computePipeline, 0);
+    this.layouts.set(pipeline, layout);
+    Object.defineProperty(computePipeline, 'getBindGroupLayout', {
+      value: (index: number) => (index === 0 ? layout : stock.call(computePipeline, index)),
+      configurable: true,
+    });
+  }
+
+  private uniformBinding(programUniform: ProgramUniform, stockMakeUniforms: BackendInternals['makeUniforms']): UniformBinding {
+    const key = uniformKey(programUniform);
+    const cached = this.uniforms.get(key);
+    if (cached) {
+      this.stats.uniformHits++;
+      return cached;
+    }
+    this.stats.uniformMisses++;
+    const bytes = uniformBytes(programUniform, stockMakeUniforms);
+    const buffer = this.backend.device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(bytes);
+    buffer.unmap();
+    this.known.add(buffer);
+    // references dropped, not destroyed: a queued dispatch may still bind it
+    if (this.uniforms.size >= MAX_UNIFORMS) this.uniforms.clear();
+    const binding = { offset: 0, size: bytes.byteLength, buffer };
+    this.uniforms.set(key, binding);
+    return binding;
+  }
+
+  /** The site of a buffer request: its free-list key (tfjs's `${size}_${usage}`) and its number this step. */
+  private nextSite(size: number, usage: number): Site | undefined {
+    if (!this.requests || this.requestsThisStep >= MAX_SITES_PER_STEP) return undefined;
+    const freeListKey = `${size}_${usage}`;
+    const request = this.requests.get(freeListKey) ?? 0;
+    this.requests.set(freeListKey, request + 1);
+    this.requestsThisStep++;
+    return { freeListKey, key: `${freeListKey}#${request}` };
+  }
+
+  /** Moves the newest free buffer the site had to the end of the free list, where tfjs pops; false where it has none free. */
+  private preferSiteBuffer(site: Site): boolean {
+    const previous = this.sites.get(site.key);
+    const free = previous && this.backend.bufferManager.freeBuffers.get(site.freeListKey);
+    if (!previous || !free) return false;
+    for (const candidate of previous) {
+      const index = free.lastIndexOf(candidate);
+      if (index >= 0) {
+        free[index] = free[free.length - 1];
+        free[free.length - 1] = candidate;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A site seen before, whose buffers are all in use, may make small buffers of its own, up to SITE_HISTORY. */
+  private mayMakeBuffer(site: Site, size: number): boolean {
+    const previous = this.sites.get(site.key);
+    if (!previous || size > OWN_BUFFER_MAX_BYTES) return false;
+    const made = this.buffersMade.get(site.key) ?? 0;
+    if (made >= SITE_HISTORY) return false;
+    this.buffersMade.set(site.key, made + 1);
+    return true;
+  }
+
+  private rememberSite(site: Site, buffer: GPUBuffer): void {
+    const previous = this.sites.get(site.key) ?? [];
+    this.sites.set(site.key, [buffer, ...previous.filter((b) => b !== buffer)].slice(0, SITE_HISTORY));
+  }
+
+  private bindGroup(descriptor: GPUBindGroupDescriptor, create: (descriptor: GPUBindGroupDescriptor) => GPUBindGroup): GPUBindGroup {
+    const pipeline = this.currentProgram?.pipeline;
+    const key = pipeline ? this.bindGroupKey(pipeline as object, descriptor) : undefined;
+    if (key === undefined) {
+      this.stats.bindGroupUncached++;
+      return create(descriptor);
+    }
+    const cached = this.bindGroups.get(key);
+    if (cached) {
+      this.stats.bindGroupHits++;
+      return cached;
+    }
+    this.stats.bindGroupMisses++;
+    const group = create(descriptor);
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    for (const entry of descriptor.entries) this.inBindGroups.add((entry.resource as GPUBufferBinding).buffer);
+    return group;
+  }
+
+  /** The pipeline and every entry's buffer, offset and size; undefined where an entry is not a buffer this module saw made. */
+  private bindGroupKey(pipeline: object, descriptor: GPUBindGroupDescriptor): string | undefined {
+    let key = String(this.id(pipeline));
+    for (const entry of descriptor.entries) {
+      const resource = entry.resource as Partial<GPUBufferBinding>;
+      const buffer = resource.buffer;
+      if (!buffer || !this.known.has(buffer)) return undefined;
+      key += `|${entry.binding}:${this.id(buffer)}:${resource.offset ?? 0}:${resource.size ?? ''}`;
+    }
+    return key;
+  }
+}
+
+/** Types and values; -0 kept apart from 0 (their float bits differ). */
+export function uniformKey(programUniform: ProgramUniform): string {
+  let key = '';
+  for (const { type, data } of programUniform) {
+    key += type;
+    for (const value of data) key += Object.is(value, -0) ? ',-0' : `,${value}`;
+    key += ';';
+  }
+  return key;
+}
+
+/**
+ * The bytes tfjs would write for these uniforms: its own makeUniforms (the WGSL layout rules and its
+ * choices for long arrays), run against a pool and queue that only catch what it writes.
+ */
+export function uniformBytes(programUniform: ProgramUniform, stockMakeUniforms: BackendInternals['makeUniforms']): Uint8Array {
+  let written: Uint8Array | undefined;
+  const catcher = {
+    bufferManager: { acquireBuffer: () => ({}) },
+    queue: {
+      writeBuffer: (_buffer: unknown, _offset: number, data: ArrayBuffer, dataOffset: number, size: number) => {
+        written = new Uint8Array(data, dataOffset, size).slice();
+      },
+    },
+    uniformPendingDisposal: [] as unknown[],
+  };
+  // makeUniforms replaces empty data with [1]; the copy keeps the caller's arrays as they were
+  stockMakeUniforms.call(catcher as unknown as BackendInternals, programUniform.map((d) => ({ type: d.type, data: [...d.data] })));
+  if (!written) throw new Error('tfjs-backend-webgpu makeUniforms wrote no uniforms: the dispatch cache does not fit this tfjs version');
+  return written;
+}
+
+const installed = new WeakMap<object, DispatchCaches>();
+let active: DispatchCaches | undefined;
+
+/** Whether FACEGAN_WEBGPU_DISPATCH_CACHE leaves the caches on (the default; `0` turns them off). */
+export function dispatchCacheEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['FACEGAN_WEBGPU_DISPATCH_CACHE'] !== '0';
+}
+
+/** Installs the caches on a webgpu backend (idempotent); they stay until removeDispatchCaches or its disposal. */
+export function installDispatchCaches(backend: WebGPUBackend): void {
+  let caches = installed.get(backend);
+  if (!caches) {
+    caches = new DispatchCaches(backend as unknown as BackendInternals);
+    caches.install();
+    installed.set(backend, caches);
+  }
+  active = caches;
+}
+
+export function removeDispatchCaches(backend: WebGPUBackend): void {
+  const caches = installed.get(backend);
+  if (!caches) return;
+  caches.uninstall();
+  installed.delete(backend);
+  if (active === caches) active = undefined;
+}
+
+export function dispatchCachesInstalled(backend: WebGPUBackend): boolean {
+  return installed.has(backend);
+}
+
+/** The counts so far on `backend` (zeros where no caches are installed). */
+export function dispatchCacheStats(backend: WebGPUBackend): DispatchCacheStats {
+  const stats = installed.get(backend)?.stats;
+  return stats ? { ...stats } : { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
+}
+
+/**
+ * A training step starts: from here, buffer requests are numbered again, so each op of the step can get
+ * the buffer it had in the last steps (see DispatchCaches). A no-op where no caches are installed.
+ */
+export function markGpuStep(): void {
+  active?.markStep();
+}
