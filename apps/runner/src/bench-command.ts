@@ -69,6 +69,9 @@ function formatResult(result: TrainStepBenchResult): string {
             `${result.executedGflopsPerSecond.toFixed(2)} GFLOP/s)`,
         ]
       : []),
+    ...(result.queueMsPerStep !== undefined
+      ? [`queueing a step: ${result.queueMsPerStep.toFixed(1)} ms median (JS, tfjs and Dawn on the CPU; the GPU works meanwhile, but a step takes no less)`]
+      : []),
     `load average ${result.loadAverage.map((load) => load.toFixed(2)).join(' -> ')} on ${availableParallelism()} CPUs ` +
       '(other processes slow the figures: compare runs made side by side)',
   ];

@@ -27,6 +27,7 @@ describe('benchTrainStep', () => {
     expect(result.executedGflopsPerSecond).toBeCloseTo(result.gflopsPerSecond, 6);
     expect(result.cpuMsPerStep).toBeGreaterThan(0);
     expect(result.pipelined).toBe(false);
+    expect(result.queueMsPerStep).toBeUndefined();
 
     const names = result.profile?.kernels.map((row) => row.kernel) ?? [];
     expect(names).toContain('FusedConv2D');
@@ -55,6 +56,9 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       expect(result.pipelined).toBe(true);
       expect(result.stepMs).toHaveLength(3);
       expect(result.stepMs.every((ms) => ms > 0)).toBe(true);
+      // queueing is part of a step
+      expect(result.queueMsPerStep).toBeGreaterThan(0);
+      expect(result.queueMsPerStep).toBeLessThan(Math.max(...result.stepMs));
       // the project's sub-pixel kernels are registered on webgpu
       expect(result.executedFlops).toBeLessThan(result.stepFlops);
       const names = result.profile?.kernels.map((row) => row.kernel) ?? [];

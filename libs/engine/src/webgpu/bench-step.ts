@@ -16,7 +16,9 @@
  * project-vec4, project-prefetch, project-vec4-prefetch (project with the convolution GEMMs' candidate options:
  * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch), project-autotune
  * (project with each convolution GEMM's variant timed on the adapter in the first step, as training does by default on
- * a GPU: gemm-tuning.ts; its table goes to stderr, its first step's time to tuningStepMs). --submit-batch sets
+ * a GPU: gemm-tuning.ts; its table goes to stderr, its first step's time to tuningStepMs), project-nocache (project
+ * without dispatch-cache.ts: tfjs's per-dispatch uniform writes and bind groups; the only variant the variants before
+ * project run with, as they were measured). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
@@ -36,7 +38,11 @@ import { dawnFlags, requestAdapter } from './dawn';
 import { onOwnTape } from '../trainer';
 import {
   clearGemmTuning,
+  dispatchCacheEnabled,
   formatGemmTuning,
+  installDispatchCaches,
+  markGpuStep,
+  removeDispatchCaches,
   initWebGpu,
   queueAndTune,
   installWebGpuOverrides,
@@ -49,8 +55,29 @@ import {
   type GemmTuningResult,
 } from './index';
 
-type Variant = 'stock' | 'v1' | 'v2' | 'v2-large' | 'project' | 'project-vec4' | 'project-prefetch' | 'project-vec4-prefetch' | 'project-autotune';
-const VARIANTS: Variant[] = ['stock', 'v1', 'v2', 'v2-large', 'project', 'project-vec4', 'project-prefetch', 'project-vec4-prefetch', 'project-autotune'];
+type Variant =
+  | 'stock'
+  | 'v1'
+  | 'v2'
+  | 'v2-large'
+  | 'project'
+  | 'project-nocache'
+  | 'project-vec4'
+  | 'project-prefetch'
+  | 'project-vec4-prefetch'
+  | 'project-autotune';
+const VARIANTS: Variant[] = [
+  'stock',
+  'v1',
+  'v2',
+  'v2-large',
+  'project',
+  'project-nocache',
+  'project-vec4',
+  'project-prefetch',
+  'project-vec4-prefetch',
+  'project-autotune',
+];
 
 interface BenchOptions {
   resolution: number;
@@ -79,6 +106,11 @@ interface BenchResult {
   msPerStepSynced: number;
   msPerStepPipelined: number;
   msPerStepMin: number;
+  /**
+   * The median CPU time to queue a step (JS, tfjs and Dawn's encoding; the GPU runs meanwhile): the floor
+   * of a pipelined step, whatever the GPU.
+   */
+  msQueuePerStep: number;
   imgPerSec: number;
   firstStepMs: number;
   dLoss: number;
@@ -166,6 +198,9 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   setGemmVectorTiles(variant.includes('vec4'));
   setGemmPrefetch(variant.includes('prefetch'));
   clearGemmTuning(); // every variant starts untuned; project-autotune tunes in its first step
+  const backend = tf.backend() as WebGPUBackend;
+  if (engineLike && variant !== 'project-nocache' && dispatchCacheEnabled()) installDispatchCaches(backend);
+  else removeDispatchCaches(backend);
   const project = variant !== 'stock';
   const modelSettings = { resolution: options.resolution, width: options.width, dropout: DROPOUT, latentDim: LATENT_DIM };
   // the project's variants train the generator as the engine does: upsample + conv blocks as sub-pixel convolutions
@@ -186,6 +221,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   const dispatchStep = (): tf.Tensor => {
     return tf.tidy(() => {
       stepNumber++;
+      markGpuStep();
       const latents = project
         ? randomNormalOnGpu([options.batch, LATENT_DIM], 1000 + stepNumber)
         : tf.randomNormal([options.batch, LATENT_DIM]);
@@ -244,9 +280,12 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];
     const dispatchesBefore = dispatches;
+    const queueTimes: number[] = [];
     for (let i = 0; i < options.steps; i++) {
       const start = performance.now();
-      losses = await step();
+      const pending = dispatchStep();
+      queueTimes.push(performance.now() - start);
+      losses = await readLosses(pending);
       times.push(performance.now() - start);
     }
     const dispatchesPerStep = (dispatches - dispatchesBefore) / options.steps;
@@ -279,6 +318,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
       firstStepMs: round(firstStepMs, 0),
       dLoss: round(losses[0], 4),
       gLoss: round(losses[1], 4),
+      msQueuePerStep: round(median(queueTimes), 2),
       dispatchesPerStep: Math.round(dispatchesPerStep),
       submitBatch: tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'),
     };
@@ -337,7 +377,7 @@ function round(value: number, digits: number): number {
 }
 
 function table(results: BenchResult[]): string {
-  const header = ['impl', 'size', 'batch', 'ms/step', 'synced ms/step', 'img/s', 'dispatches/step', 'submit batch', 'first step ms', 'vs stock', 'vs v1'];
+  const header = ['impl', 'size', 'batch', 'ms/step', 'synced ms/step', 'queue ms/step', 'img/s', 'dispatches/step', 'submit batch', 'first step ms', 'vs stock', 'vs v1'];
   const find = (suffix: string) => results.find((r) => r.impl.endsWith(suffix));
   const stock = find('-stock');
   const v1 = find('-v1');
@@ -347,6 +387,7 @@ function table(results: BenchResult[]): string {
     String(r.batch),
     r.msPerStep.toFixed(1),
     r.msPerStepSynced.toFixed(1),
+    r.msQueuePerStep.toFixed(1),
     r.imgPerSec.toFixed(1),
     String(r.dispatchesPerStep),
     String(r.submitBatch),

@@ -12,7 +12,8 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v2-large,project,project-autotune,project-vec4; project-autotune times every GEMM variant per
+# VARIANTS (default v2-large,project,project-nocache,project-autotune,project-vec4; project-nocache is project without
+# the dispatch caches (dispatch-cache.ts: the CPU time to queue a step, the "queue" column); project-autotune times every GEMM variant per
 # convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and GFLOP/s per
 # convolution, chosen against default) in tfjs-<size>.err; project-prefetch and project-vec4-prefetch fix one
 # candidate for every convolution (the table says more, per layer); v1 and v2 are the older
@@ -33,7 +34,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v2-large,project,project-autotune,project-vec4}
+variants=${VARIANTS:-v2-large,project,project-nocache,project-autotune,project-vec4}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation,allow_unsafe_apis}
 out=${OUT:-$(mktemp -d)}
@@ -87,14 +88,15 @@ torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
 base = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v2-large' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}")
+print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'queue':>8}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}")
 for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
     vs_base = f"{base[r['size']] / r['msPerStep']:.2f}x" if r['size'] in base else ''
     submit = str(r.get('submitBatch', ''))
     dispatches = str(r.get('dispatchesPerStep', ''))
     synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
-    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x")
+    queue = f"{r['msQueuePerStep']:.1f}" if r.get('msQueuePerStep') is not None else ''
+    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:
