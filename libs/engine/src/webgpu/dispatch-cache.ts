@@ -27,7 +27,18 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
 /** tfjs's program uniforms before layout (WebGPUBackend.makeUniforms' argument). */
 type ProgramUniform = Array<{ type: string; data: number[] }>;
 type UniformBinding = { offset: number; size: number; buffer: GPUBuffer };
-type Site = { freeListKey: string; key: string };
+/** What a site (the n-th request of a step for a size and usage) had: its buffers, newest first, and how many it made. */
+interface SiteRecord {
+  buffers: GPUBuffer[];
+  made: number;
+}
+type Site = { freeListKey: string; record: SiteRecord; seen: boolean };
+
+/** The bind-group cache: a trie over the pipeline and then each entry's buffer. */
+class BindGroupNode {
+  readonly next = new Map<object, BindGroupNode>();
+  group: GPUBindGroup | undefined;
+}
 
 /** A program whose uniforms change from call to call (seeds, per-step constants): their bytes are not cached. */
 export interface VolatileUniformsProgram {
@@ -77,21 +88,19 @@ const OWN_BUFFER_MAX_BYTES = 65536;
 class DispatchCaches {
   readonly stats: DispatchCacheStats = { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
   private readonly uniforms = new Map<string, UniformBinding>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private bindGroups = new BindGroupNode();
+  private bindGroupCount = 0;
   /** Buffers made by the pool or for uniforms: their bind groups may be cached. */
   private readonly known = new WeakSet<GPUBuffer>();
   private readonly inBindGroups = new WeakSet<GPUBuffer>();
-  private readonly ids = new WeakMap<object, number>();
-  private nextId = 1;
   private currentProgram: (WebGPUProgram & VolatileUniformsProgram & { pipeline?: unknown }) | undefined;
   /** Requests so far this step, per buffer key; undefined until markGpuStep is first called. */
   private requests: Map<string, number> | undefined;
   private requestsThisStep = 0;
-  /** Per site (key and request number): the buffers it got in the last steps, newest first. */
-  private readonly sites = new Map<string, GPUBuffer[]>();
+  /** Per free-list key, by request number this step. */
+  private readonly sites = new Map<string, SiteRecord[]>();
   private readonly layouts = new WeakMap<object, GPUBindGroupLayout>();
   private readonly restores: Array<() => void> = [];
-  private readonly buffersMade = new Map<string, number>();
 
   constructor(private readonly backend: BackendInternals) {}
 
@@ -133,7 +142,7 @@ class DispatchCaches {
     });
     this.wrap(manager, 'releaseBuffer', (buffer, reuse = true) => {
       // tfjs destroys it: a cached bind group holding it would fail validation
-      if (!reuse && this.inBindGroups.has(buffer)) this.bindGroups.clear();
+      if (!reuse && this.inBindGroups.has(buffer)) this.clearBindGroups();
       return stockRelease.call(manager, buffer, reuse);
     });
     this.wrap(manager, 'dispose', () => {
@@ -174,18 +183,13 @@ class DispatchCaches {
 
   clear(): void {
     this.uniforms.clear();
-    this.bindGroups.clear();
+    this.clearBindGroups();
     this.sites.clear();
-    this.buffersMade.clear();
   }
 
-  private id(object: object): number {
-    let id = this.ids.get(object);
-    if (id === undefined) {
-      id = this.nextId++;
-      this.ids.set(object, id);
-    }
-    return id;
+  private clearBindGroups(): void {
+    this.bindGroups = new BindGroupNode();
+    this.bindGroupCount = 0;
   }
 
   /** tfjs asks the pipeline for its layout every dispatch; it is the same layout every time. */
@@ -228,15 +232,18 @@ class DispatchCaches {
     const request = this.requests.get(freeListKey) ?? 0;
     this.requests.set(freeListKey, request + 1);
     this.requestsThisStep++;
-    return { freeListKey, key: `${freeListKey}#${request}` };
+    let records = this.sites.get(freeListKey);
+    if (!records) this.sites.set(freeListKey, (records = []));
+    const seen = records[request] !== undefined;
+    const record = (records[request] ??= { buffers: [], made: 0 });
+    return { freeListKey, record, seen };
   }
 
   /** Moves the newest free buffer the site had to the end of the free list, where tfjs pops; false where it has none free. */
   private preferSiteBuffer(site: Site): boolean {
-    const previous = this.sites.get(site.key);
-    const free = previous && this.backend.bufferManager.freeBuffers.get(site.freeListKey);
-    if (!previous || !free) return false;
-    for (const candidate of previous) {
+    const free = site.seen && this.backend.bufferManager.freeBuffers.get(site.freeListKey);
+    if (!free) return false;
+    for (const candidate of site.record.buffers) {
       const index = free.lastIndexOf(candidate);
       if (index >= 0) {
         free[index] = free[free.length - 1];
@@ -249,49 +256,62 @@ class DispatchCaches {
 
   /** A site seen before, whose buffers are all in use, may make small buffers of its own, up to SITE_HISTORY. */
   private mayMakeBuffer(site: Site, size: number): boolean {
-    const previous = this.sites.get(site.key);
-    if (!previous || size > OWN_BUFFER_MAX_BYTES) return false;
-    const made = this.buffersMade.get(site.key) ?? 0;
-    if (made >= SITE_HISTORY) return false;
-    this.buffersMade.set(site.key, made + 1);
+    if (!site.seen || size > OWN_BUFFER_MAX_BYTES || site.record.made >= SITE_HISTORY) return false;
+    site.record.made++;
     return true;
   }
 
   private rememberSite(site: Site, buffer: GPUBuffer): void {
-    const previous = this.sites.get(site.key) ?? [];
-    this.sites.set(site.key, [buffer, ...previous.filter((b) => b !== buffer)].slice(0, SITE_HISTORY));
+    const buffers = site.record.buffers;
+    const index = buffers.indexOf(buffer);
+    if (index >= 0) buffers.splice(index, 1);
+    buffers.unshift(buffer);
+    if (buffers.length > SITE_HISTORY) buffers.length = SITE_HISTORY;
   }
 
   private bindGroup(descriptor: GPUBindGroupDescriptor, create: (descriptor: GPUBindGroupDescriptor) => GPUBindGroup): GPUBindGroup {
-    const pipeline = this.currentProgram?.pipeline;
-    const key = pipeline ? this.bindGroupKey(pipeline as object, descriptor) : undefined;
-    if (key === undefined) {
+    const node = this.bindGroupNode(descriptor);
+    if (!node) {
       this.stats.bindGroupUncached++;
       return create(descriptor);
     }
-    const cached = this.bindGroups.get(key);
-    if (cached) {
+    if (node.group) {
       this.stats.bindGroupHits++;
-      return cached;
+      return node.group;
     }
     this.stats.bindGroupMisses++;
     const group = create(descriptor);
-    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
-    this.bindGroups.set(key, group);
+    if (this.bindGroupCount >= MAX_BIND_GROUPS) this.clearBindGroups();
+    // the node may belong to the trie just dropped: look it up again
+    const fresh = this.bindGroupNode(descriptor) as BindGroupNode;
+    fresh.group = group;
+    this.bindGroupCount++;
     for (const entry of descriptor.entries) this.inBindGroups.add((entry.resource as GPUBufferBinding).buffer);
     return group;
   }
 
-  /** The pipeline and every entry's buffer, offset and size; undefined where an entry is not a buffer this module saw made. */
-  private bindGroupKey(pipeline: object, descriptor: GPUBindGroupDescriptor): string | undefined {
-    let key = String(this.id(pipeline));
+  /**
+   * The trie node of the pipeline being recorded and every entry's buffer; undefined where that cannot be cached:
+   * outside recordAndSubmit, a buffer this module did not see made, or part of a buffer bound.
+   */
+  private bindGroupNode(descriptor: GPUBindGroupDescriptor): BindGroupNode | undefined {
+    const pipeline = this.currentProgram?.pipeline;
+    if (typeof pipeline !== 'object' || pipeline === null) return undefined;
+    const buffers: GPUBuffer[] = [];
     for (const entry of descriptor.entries) {
       const resource = entry.resource as Partial<GPUBufferBinding>;
       const buffer = resource.buffer;
-      if (!buffer || !this.known.has(buffer)) return undefined;
-      key += `|${entry.binding}:${this.id(buffer)}:${resource.offset ?? 0}:${resource.size ?? ''}`;
+      if (!buffer || !this.known.has(buffer) || entry.binding !== buffers.length) return undefined;
+      if ((resource.offset ?? 0) !== 0 || (resource.size !== undefined && resource.size !== buffer.size)) return undefined;
+      buffers.push(buffer);
     }
-    return key;
+    return buffers.reduce((node, buffer) => this.child(node, buffer), this.child(this.bindGroups, pipeline));
+  }
+
+  private child(node: BindGroupNode, key: object): BindGroupNode {
+    let next = node.next.get(key);
+    if (!next) node.next.set(key, (next = new BindGroupNode()));
+    return next;
   }
 }
 
