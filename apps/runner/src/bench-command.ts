@@ -70,7 +70,10 @@ function formatResult(result: TrainStepBenchResult): string {
         ]
       : []),
     ...(result.queueMsPerStep !== undefined
-      ? [`queueing a step: ${result.queueMsPerStep.toFixed(1)} ms median (JS, tfjs and Dawn on the CPU; the GPU works meanwhile, but a step takes no less)`]
+      ? [
+          `queueing a step: ${result.queueMsPerStep.toFixed(1)} ms median (JS, tfjs and Dawn on the CPU; the GPU works meanwhile, but a step takes no less); ` +
+            `${result.settleSteps ?? 0} more warm-up steps until the dispatch caches settled`,
+        ]
       : []),
     `load average ${result.loadAverage.map((load) => load.toFixed(2)).join(' -> ')} on ${availableParallelism()} CPUs ` +
       '(other processes slow the figures: compare runs made side by side)',

@@ -13,7 +13,8 @@ import { DEFAULT_SETTINGS, type BackendName, type Settings, type ThreadCount } f
 import { initBackend, type BackendInfo } from '../backend';
 import { wasmThreadsCount } from '../kernels/wasm/threads';
 import { createTrainer } from '../trainer';
-import { gemmAutotuneDefault, queueAndTune, type GemmTuningResult } from '../webgpu/index';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { gemmAutotuneDefault, queueAndTune, warmDispatchCaches, type GemmTuningResult } from '../webgpu/index';
 
 export interface BenchBackendOptions {
   backend: BackendName;
@@ -103,6 +104,8 @@ export interface TrainStepBenchResult {
    * GPU's work overlaps: a step can take no less, however fast the GPU.
    */
   queueMsPerStep?: number;
+  /** Webgpu: warm-up steps run after config.warmup until the dispatch caches settled (warmDispatchCaches). */
+  settleSteps?: number;
   /** The machine's 1-minute load average before and after the timed steps: other work slows the figures. */
   loadAverage: [number, number];
   imagesPerSecond: number;
@@ -154,6 +157,9 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       }
     }
 
+    // on webgpu, until the dispatch caches have settled (about five steps): timed steps are steady ones
+    const settleSteps = tf.getBackend() === 'webgpu' ? await warmDispatchCaches(tf.backend() as WebGPUBackend, () => trainer.stepAsync(images)) : 0;
+
     const loadBefore = loadavg()[0];
     const stepMs: number[] = [];
     const cpuMs: number[] = [];
@@ -189,7 +195,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       msPerStep,
       stepMs,
       cpuMsPerStep: median(cpuMs),
-      ...(pipelined ? { queueMsPerStep: median(queueMs) } : {}),
+      ...(pipelined ? { queueMsPerStep: median(queueMs), settleSteps } : {}),
       loadAverage: [loadBefore, loadavg()[0]],
       imagesPerSecond: config.batch / (msPerStep / 1e3),
       gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,

@@ -36,6 +36,7 @@ for (const size of values.sizes.split(',').map(Number)) {
     imgPerSec: Math.round(result.imagesPerSecond * 10) / 10,
     pipelined: result.pipelined,
     msQueuePerStep: result.queueMsPerStep === undefined ? undefined : Math.round(result.queueMsPerStep * 100) / 100,
+    settleSteps: result.settleSteps,
     stepMs: result.stepMs.map((ms) => Math.round(ms * 100) / 100),
     gflopsEffective: Math.round(result.gflopsPerSecond),
     gflopsExecuted: Math.round(result.executedGflopsPerSecond),

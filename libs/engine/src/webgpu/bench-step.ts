@@ -43,6 +43,7 @@ import {
   installDispatchCaches,
   markGpuStep,
   removeDispatchCaches,
+  warmDispatchCaches,
   initWebGpu,
   queueAndTune,
   installWebGpuOverrides,
@@ -111,6 +112,8 @@ interface BenchResult {
    * of a pipelined step, whatever the GPU.
    */
   msQueuePerStep: number;
+  /** Warm-up steps run after --warmup until the dispatch caches settled (warmDispatchCaches; 0 without them). */
+  settleSteps: number;
   imgPerSec: number;
   firstStepMs: number;
   dLoss: number;
@@ -277,6 +280,8 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const firstStepMs = performance.now() - firstStart;
     if (tuning) process.stderr.write(`GEMM tuning at ${options.resolution} px (first step ${Math.round(firstStepMs)} ms):\n${formatGemmTuning(tuning)}\n`);
     for (let i = 1; i < options.warmup; i++) await step();
+    // until the dispatch caches have settled (about five steps; none where they are off): timed steps are steady ones
+    const settleSteps = await warmDispatchCaches(backend, step);
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];
     const dispatchesBefore = dispatches;
@@ -319,6 +324,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
       dLoss: round(losses[0], 4),
       gLoss: round(losses[1], 4),
       msQueuePerStep: round(median(queueTimes), 2),
+      settleSteps,
       dispatchesPerStep: Math.round(dispatchesPerStep),
       submitBatch: tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'),
     };

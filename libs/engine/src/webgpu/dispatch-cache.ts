@@ -391,3 +391,21 @@ export function dispatchCacheStats(backend: WebGPUBackend): DispatchCacheStats {
 export function markGpuStep(): void {
   active?.markStep();
 }
+
+/**
+ * Runs `step` until a step makes (almost) no new bind groups — the caches need about five steps to settle,
+ * since a weight and its update alternate between two buffers — at most `maxSteps` times; returns how many ran.
+ * For benchmarks, so that timed steps are steady ones. Runs nothing where no caches are installed on `backend`.
+ */
+export async function warmDispatchCaches(backend: WebGPUBackend, step: () => Promise<unknown>, maxSteps = 8): Promise<number> {
+  if (!installed.has(backend)) return 0;
+  for (let ran = 1; ran <= maxSteps; ran++) {
+    const before = dispatchCacheStats(backend);
+    await step();
+    const after = dispatchCacheStats(backend);
+    const made = after.bindGroupMisses - before.bindGroupMisses + after.bindGroupUncached - before.bindGroupUncached;
+    const all = made + after.bindGroupHits - before.bindGroupHits;
+    if (made <= all / 100) return ran;
+  }
+  return maxSteps;
+}

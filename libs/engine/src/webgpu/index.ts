@@ -39,6 +39,7 @@ export {
   installDispatchCaches,
   markGpuStep,
   removeDispatchCaches,
+  warmDispatchCaches,
 } from './dispatch-cache';
 export type { DispatchCacheStats } from './dispatch-cache';
 export type { WebGpuOverrideSet } from './overrides';
