@@ -4,7 +4,7 @@ import { buildDiscriminator } from '@facegan/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer } from '../trainer';
 import { benchSettings } from '../bench/train-step-bench';
-import { dispatchCacheStats, dispatchCachesInstalled, installDispatchCaches, markGpuStep, removeDispatchCaches, uniformBytes, uniformKey } from './dispatch-cache';
+import { dispatchCacheStats, dispatchCachesInstalled, installDispatchCaches, markGpuStep, removeDispatchCaches, sameUniforms, uniformBytes, uniformHash } from './dispatch-cache';
 import { initWebGpu } from './index';
 import { webGpuForTests } from './test-support';
 
@@ -57,7 +57,7 @@ function fakeBackend() {
     submitQueue(): void {
       this.submits++;
     }
-    makeUniforms(programUniform: Array<{ data: number[] }>) {
+    makeUniforms(programUniform: Array<{ type: string; data: number[] }>) {
       const size = 4 * programUniform.reduce((n, d) => n + d.data.length, 0);
       const uniformBuffer = this.bufferManager.acquireBuffer(size, 64);
       const bytes = new Float32Array(programUniform.flatMap((d) => d.data));
@@ -68,7 +68,7 @@ function fakeBackend() {
     recordAndSubmit(program: { pipeline: unknown }, output: GPUBuffer, inputs: GPUBuffer[], uniforms: number[]) {
       const group = this.device.createBindGroup({
         layout: (program.pipeline as typeof pipeline).getBindGroupLayout() as GPUBindGroupLayout,
-        entries: [output, ...inputs].map((b, i) => ({ binding: i, resource: { buffer: b } })).concat([{ binding: inputs.length + 1, resource: this.makeUniforms([{ data: uniforms }]) as never }]),
+        entries: [output, ...inputs].map((b, i) => ({ binding: i, resource: { buffer: b } })).concat([{ binding: inputs.length + 1, resource: this.makeUniforms([{ type: 'float32', data: uniforms }]) as never }]),
       });
       return group;
     }
@@ -175,12 +175,18 @@ describe('dispatch caches (on a stand-in for the backend)', () => {
     expect(backend.uniformWrites).toBe(2);
   });
 
-  it('uniformKey tells types, values and the sign of zero apart', () => {
-    const key = (type: string, data: number[]) => uniformKey([{ type, data }]);
-    expect(key('int32', [1, 2])).not.toBe(key('float32', [1, 2]));
-    expect(key('float32', [0])).not.toBe(key('float32', [-0]));
-    expect(key('float32', [NaN, Infinity])).toBe(key('float32', [NaN, Infinity]));
-    expect(uniformKey([{ type: 'int32', data: [1] }, { type: 'int32', data: [2, 3] }])).not.toBe(uniformKey([{ type: 'int32', data: [1, 2] }, { type: 'int32', data: [3] }]));
+  it('tells uniforms apart by type, values, the sign of zero and where fields end; equal ones hash alike', () => {
+    const one = (type: string, data: number[]) => [{ type, data }];
+    const same = (a: Array<{ type: string; data: number[] }>, b: Array<{ type: string; data: number[] }>) => sameUniforms(a, b);
+    expect(same(one('int32', [1, 2]), one('float32', [1, 2]))).toBe(false);
+    expect(same(one('float32', [0]), one('float32', [-0]))).toBe(false);
+    expect(uniformHash(one('float32', [0]))).not.toBe(uniformHash(one('float32', [-0])));
+    expect(same(one('float32', [NaN, Infinity]), one('float32', [NaN, Infinity]))).toBe(true);
+    expect(uniformHash(one('float32', [NaN, 0.25]))).toBe(uniformHash(one('float32', [NaN, 0.25])));
+    const split = [{ type: 'int32', data: [1] }, { type: 'int32', data: [2, 3] }];
+    const joined = [{ type: 'int32', data: [1, 2] }, { type: 'int32', data: [3] }];
+    expect(same(split, joined)).toBe(false);
+    expect(uniformHash(split)).not.toBe(uniformHash(joined));
   });
 });
 

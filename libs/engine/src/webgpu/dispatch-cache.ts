@@ -87,7 +87,9 @@ const OWN_BUFFER_MAX_BYTES = 65536;
 
 class DispatchCaches {
   readonly stats: DispatchCacheStats = { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
-  private readonly uniforms = new Map<string, UniformBinding>();
+  /** By uniformHash; entries compared value by value (sameUniforms). */
+  private readonly uniforms = new Map<number, Array<{ uniforms: ProgramUniform; binding: UniformBinding }>>();
+  private uniformCount = 0;
   private bindGroups = new BindGroupNode();
   private bindGroupCount = 0;
   /** Buffers made by the pool or for uniforms: their bind groups may be cached. */
@@ -182,7 +184,7 @@ class DispatchCaches {
   }
 
   clear(): void {
-    this.uniforms.clear();
+    this.clearUniforms();
     this.clearBindGroups();
     this.sites.clear();
   }
@@ -206,23 +208,37 @@ class DispatchCaches {
   }
 
   private uniformBinding(programUniform: ProgramUniform, stockMakeUniforms: BackendInternals['makeUniforms']): UniformBinding {
-    const key = uniformKey(programUniform);
-    const cached = this.uniforms.get(key);
+    const hash = uniformHash(programUniform);
+    const entries = this.uniforms.get(hash);
+    const cached = entries?.find((entry) => sameUniforms(entry.uniforms, programUniform));
     if (cached) {
       this.stats.uniformHits++;
-      return cached;
+      return cached.binding;
     }
     this.stats.uniformMisses++;
     const bytes = uniformBytes(programUniform, stockMakeUniforms);
-    const buffer = this.backend.device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    const buffer = this.backend.device.createBuffer({
+      size: bytes.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
     new Uint8Array(buffer.getMappedRange()).set(bytes);
     buffer.unmap();
     this.known.add(buffer);
     // references dropped, not destroyed: a queued dispatch may still bind it
-    if (this.uniforms.size >= MAX_UNIFORMS) this.uniforms.clear();
+    if (this.uniformCount >= MAX_UNIFORMS) this.clearUniforms();
     const binding = { offset: 0, size: bytes.byteLength, buffer };
-    this.uniforms.set(key, binding);
+    const entry = { uniforms: programUniform.map((d) => ({ type: d.type, data: [...d.data] })), binding };
+    const bucket = this.uniforms.get(hash);
+    if (bucket) bucket.push(entry);
+    else this.uniforms.set(hash, [entry]);
+    this.uniformCount++;
     return binding;
+  }
+
+  private clearUniforms(): void {
+    this.uniforms.clear();
+    this.uniformCount = 0;
   }
 
   /** The site of a buffer request: its free-list key (tfjs's `${size}_${usage}`) and its number this step. */
@@ -270,29 +286,44 @@ class DispatchCaches {
   }
 
   private bindGroup(descriptor: GPUBindGroupDescriptor, create: (descriptor: GPUBindGroupDescriptor) => GPUBindGroup): GPUBindGroup {
+    const cached = this.cachedBindGroup(descriptor);
+    if (cached) {
+      this.stats.bindGroupHits++;
+      return cached;
+    }
     const node = this.bindGroupNode(descriptor);
     if (!node) {
       this.stats.bindGroupUncached++;
       return create(descriptor);
     }
-    if (node.group) {
-      this.stats.bindGroupHits++;
-      return node.group;
-    }
     this.stats.bindGroupMisses++;
     const group = create(descriptor);
     if (this.bindGroupCount >= MAX_BIND_GROUPS) this.clearBindGroups();
     // the node may belong to the trie just dropped: look it up again
-    const fresh = this.bindGroupNode(descriptor) as BindGroupNode;
-    fresh.group = group;
+    (this.bindGroupNode(descriptor) as BindGroupNode).group = group;
     this.bindGroupCount++;
     for (const entry of descriptor.entries) this.inBindGroups.add((entry.resource as GPUBufferBinding).buffer);
     return group;
   }
 
+  /** The cached group, walking the trie without adding to it: a path in it holds only buffers bindGroupNode accepted. */
+  private cachedBindGroup(descriptor: GPUBindGroupDescriptor): GPUBindGroup | undefined {
+    const pipeline = this.currentProgram?.pipeline;
+    let node = typeof pipeline === 'object' && pipeline !== null ? this.bindGroups.next.get(pipeline) : undefined;
+    let binding = 0;
+    for (const entry of descriptor.entries) {
+      if (!node) return undefined;
+      const resource = entry.resource as Partial<GPUBufferBinding>;
+      const buffer = resource.buffer;
+      if (!buffer || entry.binding !== binding++ || (resource.offset ?? 0) !== 0 || (resource.size !== undefined && resource.size !== buffer.size)) return undefined;
+      node = node.next.get(buffer);
+    }
+    return node?.group;
+  }
+
   /**
-   * The trie node of the pipeline being recorded and every entry's buffer; undefined where that cannot be cached:
-   * outside recordAndSubmit, a buffer this module did not see made, or part of a buffer bound.
+   * The trie node of the pipeline being recorded and every entry's buffer, made where missing; undefined where the
+   * group cannot be cached: outside recordAndSubmit, a buffer this module did not see made, or part of a buffer bound.
    */
   private bindGroupNode(descriptor: GPUBindGroupDescriptor): BindGroupNode | undefined {
     const pipeline = this.currentProgram?.pipeline;
@@ -315,15 +346,34 @@ class DispatchCaches {
   }
 }
 
-/** Types and values; -0 kept apart from 0 (their float bits differ). */
-export function uniformKey(programUniform: ProgramUniform): string {
-  let key = '';
+const hashScratch = new Float64Array(1);
+const hashWords = new Uint32Array(hashScratch.buffer);
+
+/** FNV-1a over each field's type, length and values' float64 bits (so -0 and 0 differ, as their float32 bits do). */
+export function uniformHash(programUniform: ProgramUniform): number {
+  let hash = 0x811c9dc5;
   for (const { type, data } of programUniform) {
-    key += type;
-    for (const value of data) key += Object.is(value, -0) ? ',-0' : `,${value}`;
-    key += ';';
+    hash = Math.imul(hash ^ type.charCodeAt(0), 0x01000193);
+    hash = Math.imul(hash ^ data.length, 0x01000193);
+    for (const value of data) {
+      hashScratch[0] = value;
+      hash = Math.imul(hash ^ hashWords[0], 0x01000193);
+      hash = Math.imul(hash ^ hashWords[1], 0x01000193);
+    }
   }
-  return key;
+  return hash >>> 0;
+}
+
+/** The same fields, types and values (Object.is: NaN equals NaN, -0 is not 0). */
+export function sameUniforms(a: ProgramUniform, b: ProgramUniform): boolean {
+  if (a.length !== b.length) return false;
+  for (let field = 0; field < a.length; field++) {
+    const x = a[field];
+    const y = b[field];
+    if (x.type !== y.type || x.data.length !== y.data.length) return false;
+    for (let i = 0; i < x.data.length; i++) if (!Object.is(x.data[i], y.data[i])) return false;
+  }
+  return true;
 }
 
 /**
