@@ -58,7 +58,7 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       expect(result.stepMs.every((ms) => ms > 0)).toBe(true);
       // warmed until the dispatch caches settled: a few steps (a weight and its update alternate between two buffers)
       expect(result.settleSteps).toBeGreaterThanOrEqual(2);
-      expect(result.settleSteps).toBeLessThan(8);
+      expect(result.settleSteps).toBeLessThan(12);
       // queueing is part of a step
       expect(result.queueMsPerStep).toBeGreaterThan(0);
       expect(result.queueMsPerStep).toBeLessThan(Math.max(...result.stepMs));

@@ -157,7 +157,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       }
     }
 
-    // on webgpu, until the dispatch caches have settled (about five steps): timed steps are steady ones
+    // on webgpu, until the dispatch caches have settled (five to ten steps): timed steps are steady ones
     const settleSteps = tf.getBackend() === 'webgpu' ? await warmDispatchCaches(tf.backend() as WebGPUBackend, () => trainer.stepAsync(images)) : 0;
 
     const loadBefore = loadavg()[0];

@@ -280,7 +280,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const firstStepMs = performance.now() - firstStart;
     if (tuning) process.stderr.write(`GEMM tuning at ${options.resolution} px (first step ${Math.round(firstStepMs)} ms):\n${formatGemmTuning(tuning)}\n`);
     for (let i = 1; i < options.warmup; i++) await step();
-    // until the dispatch caches have settled (about five steps; none where they are off): timed steps are steady ones
+    // until the dispatch caches have settled (five to ten steps; none where they are off): timed steps are steady ones
     const settleSteps = await warmDispatchCaches(backend, step);
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];

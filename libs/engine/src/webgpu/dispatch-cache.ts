@@ -443,11 +443,12 @@ export function markGpuStep(): void {
 }
 
 /**
- * Runs `step` until a step makes (almost) no new bind groups — the caches need about five steps to settle,
- * since a weight and its update alternate between two buffers — at most `maxSteps` times; returns how many ran.
+ * Runs `step` until a step makes under 1% new bind groups — the caches need five to ten steps to settle (a
+ * weight and its update alternate between two buffers, and buffers over 64 KiB are shared between sites) — at
+ * most `maxSteps` times; returns how many ran.
  * For benchmarks, so that timed steps are steady ones. Runs nothing where no caches are installed on `backend`.
  */
-export async function warmDispatchCaches(backend: WebGPUBackend, step: () => Promise<unknown>, maxSteps = 8): Promise<number> {
+export async function warmDispatchCaches(backend: WebGPUBackend, step: () => Promise<unknown>, maxSteps = 12): Promise<number> {
   if (!installed.has(backend)) return 0;
   for (let ran = 1; ran <= maxSteps; ran++) {
     const before = dispatchCacheStats(backend);
