@@ -56,6 +56,9 @@ import {
   type GemmTuningResult,
 } from './index';
 
+/** Warm-up steps after --warmup, for every variant: the dispatch caches settle within them (warmDispatchCaches). */
+const SETTLE_STEPS = 12;
+
 type Variant =
   | 'stock'
   | 'v1'
@@ -280,8 +283,10 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const firstStepMs = performance.now() - firstStart;
     if (tuning) process.stderr.write(`GEMM tuning at ${options.resolution} px (first step ${Math.round(firstStepMs)} ms):\n${formatGemmTuning(tuning)}\n`);
     for (let i = 1; i < options.warmup; i++) await step();
-    // until the dispatch caches have settled (five to ten steps; none where they are off): timed steps are steady ones
-    const settleSteps = await warmDispatchCaches(backend, step);
+    // until the dispatch caches have settled (five to ten steps; none where they are off): timed steps are steady
+    // ones; then on to SETTLE_STEPS, so that every variant trains as many steps and reports comparable losses
+    const settleSteps = await warmDispatchCaches(backend, step, SETTLE_STEPS);
+    for (let i = settleSteps; i < SETTLE_STEPS; i++) await step();
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];
     const dispatchesBefore = dispatches;

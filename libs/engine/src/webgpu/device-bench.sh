@@ -24,8 +24,9 @@
 # that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
 # that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
-# Expected ≈ 3–4 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
-# and in the trainer, each compiling its plans' shaders). Worst case (every run hitting its timeout) 2×190 + 120 + 200 + 2×80 s:
+# Expected ≈ 3.5–4.5 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
+# and in the trainer, each compiling its plans' shaders; every variant runs 12 more warm-up steps, in which the
+# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 200 + 2×80 s:
 # the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
@@ -88,7 +89,7 @@ torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
 base = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v2-large' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'queue':>8}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}")
+print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'queue':>8}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}  losses d/g (same seeds and data: equal to ~4 decimals)")
 for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
     vs_base = f"{base[r['size']] / r['msPerStep']:.2f}x" if r['size'] in base else ''
@@ -96,7 +97,8 @@ for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 
     dispatches = str(r.get('dispatchesPerStep', ''))
     synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
     queue = f"{r['msQueuePerStep']:.1f}" if r.get('msQueuePerStep') is not None else ''
-    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x")
+    losses = f"{r['dLoss']}/{r['gLoss']}" if 'dLoss' in r else ''
+    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x  {losses}")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:
