@@ -16,7 +16,9 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
  * - buffers by site: tfjs's pool hands out free buffers last-in first-out, so the same op gets a different
  *   buffer each step and few bind groups repeat (16% on lavapipe). After markGpuStep(), the n-th request for
  *   a buffer of a size and usage (a site) takes the newest free buffer that site had in the last steps (a
- *   weight and its update alternate between two). Which buffer an op writes changes nothing else.
+ *   weight and its update alternate between two); where none is free, a small buffer (≤ 64 KiB) of its own
+ *   rather than one another site had, up to four. Which buffer an op writes changes nothing else. Every bind
+ *   group repeats after five to ten steps (lavapipe: 32 px at widths 0.125 and 0.25, 64 px at width 1).
  * - bind groups by pipeline and buffers: with the two above, the same bind group serves the same op in
  *   later steps. Only buffers this module saw made (pool and uniform buffers) are cached; a pool buffer
  *   destroyed while cached clears the cache.
@@ -78,8 +80,8 @@ const MAX_UNIFORMS = 8192;
 const MAX_SITES_PER_STEP = 65536;
 /**
  * Buffers remembered per site, newest first. Two cover a weight and its update; more let a site whose buffers
- * another op took find one of its own again (lavapipe, 32 px, steady state: 77% of bind groups reused with 2,
- * 85% with 4, no better with 8).
+ * another op took find one of its own again (lavapipe, 32 px, before sites made buffers of their own: 77% of
+ * bind groups reused with 2, 85% with 4, no better with 8; with them, all).
  */
 const SITE_HISTORY = 4;
 /** The largest buffer a site makes for itself rather than take one another site had (per-channel vectors, scalars: not activations). */
