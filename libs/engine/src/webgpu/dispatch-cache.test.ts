@@ -262,6 +262,9 @@ describe.skipIf(!webGpu.available)(`dispatch caches on webgpu ${webGpu.skipReaso
     expect(lastTwo.hits / (lastTwo.hits + lastTwo.misses)).toBeGreaterThan(0.95);
     expect(lastTwo.uniformMisses).toBe(0);
     expect(cached.stats.bindGroupUncached).toBe(0);
+    // what the sites made for themselves: per-channel vectors and scalars, a few KiB at this size
+    expect(cached.stats.ownBufferBytes).toBeGreaterThan(0);
+    expect(cached.stats.ownBufferBytes).toBeLessThan(1 << 20);
   }, 240_000);
 
   it('serve code that never marks steps (sampling, inference) with the results of tfjs alone', async () => {

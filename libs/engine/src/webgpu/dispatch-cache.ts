@@ -71,6 +71,8 @@ export interface DispatchCacheStats {
   bindGroupUncached: number;
   uniformHits: number;
   uniformMisses: number;
+  /** Bytes of the buffers sites made for themselves rather than take one another site had. */
+  ownBufferBytes: number;
 }
 
 /** Cache sizes past which a cache starts again (shapes changed: another batch size, sampling, a new run). */
@@ -86,9 +88,11 @@ const MAX_SITES_PER_STEP = 65536;
 const SITE_HISTORY = 4;
 /** The largest buffer a site makes for itself rather than take one another site had (per-channel vectors, scalars: not activations). */
 const OWN_BUFFER_MAX_BYTES = 65536;
+/** All the buffers sites made for themselves, together (training the seed model at 64 px, width 1, batch 2 on lavapipe made 0.3 MiB). */
+const OWN_BUFFERS_MAX_TOTAL_BYTES = 64 << 20;
 
 class DispatchCaches {
-  readonly stats: DispatchCacheStats = { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
+  readonly stats: DispatchCacheStats = { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0, ownBufferBytes: 0 };
   /** By uniformHash; entries compared value by value (sameUniforms). */
   private readonly uniforms = new Map<number, Array<{ uniforms: ProgramUniform; binding: UniformBinding }>>();
   private uniformCount = 0;
@@ -272,10 +276,15 @@ class DispatchCaches {
     return false;
   }
 
-  /** A site seen before, whose buffers are all in use, may make small buffers of its own, up to SITE_HISTORY. */
+  /**
+   * A site seen before, whose buffers are all in use, may make small buffers of its own, up to SITE_HISTORY, while
+   * all such buffers together stay under OWN_BUFFERS_MAX_TOTAL_BYTES (the pool never frees a buffer).
+   */
   private mayMakeBuffer(site: Site, size: number): boolean {
     if (!site.seen || size > OWN_BUFFER_MAX_BYTES || site.record.made >= SITE_HISTORY) return false;
+    if (this.stats.ownBufferBytes + size > OWN_BUFFERS_MAX_TOTAL_BYTES) return false;
     site.record.made++;
+    this.stats.ownBufferBytes += size;
     return true;
   }
 
@@ -433,7 +442,7 @@ export function dispatchCachesInstalled(backend: WebGPUBackend): boolean {
 /** The counts so far on `backend` (zeros where no caches are installed). */
 export function dispatchCacheStats(backend: WebGPUBackend): DispatchCacheStats {
   const stats = installed.get(backend)?.stats;
-  return stats ? { ...stats } : { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0 };
+  return stats ? { ...stats } : { bindGroupHits: 0, bindGroupMisses: 0, bindGroupUncached: 0, uniformHits: 0, uniformMisses: 0, ownBufferBytes: 0 };
 }
 
 /**
