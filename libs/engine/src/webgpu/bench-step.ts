@@ -17,8 +17,8 @@
  * vec4 workgroup tiles, setGemmVectorTiles; the next K-tile read during the multiply, setGemmPrefetch), project-autotune
  * (project with each convolution GEMM's variant timed on the adapter in the first step, as training does by default on
  * a GPU: gemm-tuning.ts; its table goes to stderr, its first step's time to tuningStepMs), project-nocache (project
- * without dispatch-cache.ts: tfjs's per-dispatch uniform writes and bind groups; the only variant the variants before
- * project run with, as they were measured). --submit-batch sets
+ * without dispatch-cache.ts: tfjs's own uniform write and bind group every dispatch, as in the variants before
+ * project, which run without it as they were measured). --submit-batch sets
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit; tfjs's default 15).
  *
  * The step matches ../shared/bench/torch_dcgan.py: G forward on fresh latents, D on real and fake
