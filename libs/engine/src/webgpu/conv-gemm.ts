@@ -33,10 +33,20 @@ export interface GemmTile {
    * per geometry (specializeShader).
    */
   specialize?: boolean;
+  /**
+   * Two of each workgroup tile: while the threads multiply one, they store the next K-tile (read into registers
+   * during the multiply, as with prefetch) into the other, so a K-step takes one barrier instead of two. Twice the
+   * workgroup memory (128×128 tiles then lose their padding, to stay within 32 KiB).
+   */
+  double?: boolean;
 }
+
+/** The workgroup memory a GPU may be assumed to give a workgroup (WebGPU's limit tier above the 16 KiB default; lavapipe's and NVIDIA's under Dawn). */
+const WORKGROUP_STORAGE_BYTES = 32768;
 
 let vectorTiles = false;
 let prefetch = false;
+let doubleBuffer = false;
 
 /**
  * Whether the convolution GEMMs planned from now on use vec4 workgroup tiles where they can (GemmTile.vector).
@@ -59,6 +69,15 @@ export function gemmPrefetch(): boolean {
   return prefetch;
 }
 
+/** Whether the convolution GEMMs planned from now on double their workgroup tiles (GemmTile.double). Off by default: a tuning candidate. */
+export function setGemmDoubleBuffer(on: boolean): void {
+  doubleBuffer = on;
+}
+
+export function gemmDoubleBuffer(): boolean {
+  return doubleBuffer;
+}
+
 /**
  * One choice among the convolution GEMMs' code variants, for one problem (gemm-tuning.ts times them on the
  * adapter): `large`, 8 outputs per thread along each dimension over 64 (128×128 tiles) whatever the grid;
@@ -73,6 +92,7 @@ export interface GemmVariant {
   prefetch: boolean;
   splitScale?: number;
   specialize?: boolean;
+  double?: boolean;
   /** Not a tiled GEMM: one thread per output element (narrow-conv.ts), for convolutions with ≤ 4 output channels. */
   narrow?: boolean;
 }
@@ -89,13 +109,19 @@ export function largeAlong(variant: GemmVariant): { rows: boolean; cols: boolean
  * A tile of rows × cols outputs per thread, in the layout and main loop `variant` asks for (by default what
  * setGemmVectorTiles and setGemmPrefetch set).
  */
-export function gemmTile(rowsPerThread: number, colsPerThread: number, variant: Omit<GemmVariant, 'large'> = { vector: vectorTiles, prefetch }): GemmTile {
+export function gemmTile(
+  rowsPerThread: number,
+  colsPerThread: number,
+  variant: Omit<GemmVariant, 'large'> = { vector: vectorTiles, prefetch, double: doubleBuffer },
+): GemmTile {
   return {
     rowsPerThread,
     colsPerThread,
     vector: variant.vector && rowsPerThread % 4 === 0 && colsPerThread % 4 === 0,
-    prefetch: variant.prefetch,
+    // the double-buffered loop always reads the next K-tile during the multiply
+    prefetch: variant.prefetch || variant.double === true,
     ...(variant.specialize ? { specialize: true } : {}),
+    ...(variant.double ? { double: true } : {}),
   };
 }
 
@@ -120,7 +146,7 @@ export function specializeShader(tile: GemmTile, constants: Record<string, numbe
 
 /** For shader keys: what distinguishes one tile's code from another's. */
 export function gemmTileKey(tile: GemmTile): string {
-  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}${tile.prefetch ? '_pf' : ''}${tile.specialize ? '_sp' : ''}`;
+  return `${tile.rowsPerThread}_${tile.colsPerThread}${tile.vector ? '_v4' : ''}${tile.prefetch ? '_pf' : ''}${tile.specialize ? '_sp' : ''}${tile.double ? '_db' : ''}`;
 }
 
 /** How a kernel stages one K-tile: read into registers, then store them into tileA/tileB. */
@@ -139,6 +165,24 @@ export interface GemmStaging {
  * before the staged one is multiplied (one extra, all-zero read after the last).
  */
 export function gemmMainLoop(tile: GemmTile, steps: string, kTile: (step: string) => string, staging: GemmStaging): string {
+  if (tile.double) {
+    // the stores of step s go to the tile the multiply of step s − 1 read, which every thread had finished
+    // at that step's barrier
+    return `
+      ${staging.registers}
+      var stageOffset = 0;
+      var multiplyOffset = 0;
+      ${staging.read(kTile('0'))}
+      ${staging.store}
+      workgroupBarrier();
+      for (var step = 0; step < ${steps}; step++) {
+        ${staging.read(kTile('step + 1'))}
+        multiplyOffset = (step & 1) * ${TILE_K};
+        stageOffset = ((step + 1) & 1) * ${TILE_K};${gemmMultiplyStaged(tile)}
+        ${staging.store}
+        workgroupBarrier();
+      }`;
+  }
   if (!tile.prefetch) {
     return `
       ${staging.registers}
@@ -169,16 +213,33 @@ export function gemmMainLoop(tile: GemmTile, steps: string, kTile: (step: string
 export function gemmTileDeclarations(tile: GemmTile, padA: boolean, padB: boolean): string {
   const tileM = THREADS_PER_SIDE * tile.rowsPerThread;
   const tileN = THREADS_PER_SIDE * tile.colsPerThread;
+  const copies = tile.double ? 2 : 1;
+  const words = (length: number, pad: boolean) => length + (pad ? (tile.vector ? 4 : 1) : 0);
+  // double tiles keep their padding only where it fits
+  const padded = copies * TILE_K * (words(tileM, padA) + words(tileN, padB)) * 4 <= WORKGROUP_STORAGE_BYTES;
   const row = (length: number, pad: boolean) =>
-    tile.vector ? `array<vec4<f32>, ${length / 4 + (pad ? 1 : 0)}>` : `array<f32, ${length + (pad ? 1 : 0)}>`;
+    tile.vector ? `array<vec4<f32>, ${words(length, pad && padded) / 4}>` : `array<f32, ${words(length, pad && padded)}>`;
   return `
-    var<workgroup> tileA : array<${row(tileM, padA)}, ${TILE_K}>;
-    var<workgroup> tileB : array<${row(tileN, padB)}, ${TILE_K}>;`;
+    var<workgroup> tileA : array<${row(tileM, padA)}, ${copies * TILE_K}>;
+    var<workgroup> tileB : array<${row(tileN, padB)}, ${copies * TILE_K}>;`;
+}
+
+/**
+ * The tile, single-buffered where double tiles (unpadded) and `extraBytes` of the kernel's own workgroup variables
+ * would pass WORKGROUP_STORAGE_BYTES (128×128 double tiles fill it exactly).
+ */
+export function withinWorkgroupStorage(tile: GemmTile, extraBytes: number): GemmTile {
+  if (!tile.double) return tile;
+  const words = 2 * TILE_K * THREADS_PER_SIDE * (tile.rowsPerThread + tile.colsPerThread);
+  if (words * 4 + extraBytes <= WORKGROUP_STORAGE_BYTES) return tile;
+  const { double: _double, ...single } = tile;
+  return single;
 }
 
 /** WGSL: stores `value` at staged k `k`, row (of tileA) or column (of tileB) `index`. */
 export function gemmStage(tile: GemmTile, array: 'tileA' | 'tileB', k: string, index: string, value: string): string {
-  return tile.vector ? `${array}[${k}][(${index}) >> 2u][(${index}) & 3] = ${value};` : `${array}[${k}][${index}] = ${value};`;
+  const row = tile.double ? `stageOffset + ${k}` : k;
+  return tile.vector ? `${array}[${row}][(${index}) >> 2u][(${index}) & 3] = ${value};` : `${array}[${row}][${index}] = ${value};`;
 }
 
 /** WGSL: the tile row of the thread's accumulator row i (add mBase for M). */
@@ -266,12 +327,13 @@ export function gemmAccumulators(tile: GemmTile): string {
 export function gemmMultiplyStaged(tile: GemmTile): string {
   const rows = range(tile.rowsPerThread);
   const cols = range(tile.colsPerThread);
+  const kk = tile.double ? 'multiplyOffset + kk' : 'kk';
   if (tile.vector) {
     const component = (index: number) => 'xyzw'[index & 3];
     return `
           for (var kk = 0; kk < ${TILE_K}; kk++) {
-            ${range(tile.rowsPerThread / 4).map((v) => `let a${v} = tileA[kk][ty + ${16 * v}];`).join(' ')}
-            ${range(tile.colsPerThread / 4).map((v) => `let b${v} = tileB[kk][tx + ${16 * v}];`).join(' ')}
+            ${range(tile.rowsPerThread / 4).map((v) => `let a${v} = tileA[${kk}][ty + ${16 * v}];`).join(' ')}
+            ${range(tile.colsPerThread / 4).map((v) => `let b${v} = tileB[${kk}][tx + ${16 * v}];`).join(' ')}
             ${rows
               .map((i) => cols.map((j) => `acc${i}_${j} = fma(a${i >> 2}.${component(i)}, b${j >> 2}.${component(j)}, acc${i}_${j});`).join(' '))
               .join('\n')}
@@ -279,8 +341,8 @@ export function gemmMultiplyStaged(tile: GemmTile): string {
   }
   return `
           for (var kk = 0; kk < ${TILE_K}; kk++) {
-            ${rows.map((i) => `let a${i} = tileA[kk][${gemmRow(tile, i)}];`).join(' ')}
-            ${cols.map((j) => `let b${j} = tileB[kk][${gemmColumn(tile, j)}];`).join(' ')}
+            ${rows.map((i) => `let a${i} = tileA[${kk}][${gemmRow(tile, i)}];`).join(' ')}
+            ${cols.map((j) => `let b${j} = tileB[${kk}][${gemmColumn(tile, j)}];`).join(' ')}
             ${rows.map((i) => cols.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n')}
           }`;
 }

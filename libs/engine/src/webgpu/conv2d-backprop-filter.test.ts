@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, initWebGpu, planBackpropFilter, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
+import { backpropFilterGemm, initWebGpu, planBackpropFilter, setGemmDoubleBuffer, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests, GEMM_MODES } from './test-support';
 
@@ -97,15 +97,17 @@ describe('planBackpropFilter', () => {
   });
 });
 
-describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropFilter implicit GEMM on webgpu, $name ${webGpu.skipReason}`, ({ vector, prefetch }) => {
+describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropFilter implicit GEMM on webgpu, $name ${webGpu.skipReason}`, ({ vector, prefetch, double }) => {
   beforeAll(async () => {
     await initWebGpu();
     setGemmVectorTiles(vector);
     setGemmPrefetch(prefetch);
+    setGemmDoubleBuffer(double);
   });
   afterAll(() => {
     setGemmVectorTiles(false);
     setGemmPrefetch(false);
+    setGemmDoubleBuffer(false);
   });
 
   // the prefetch modes (a different loop, not different index maths) on the fixed cases only: shorter on lavapipe

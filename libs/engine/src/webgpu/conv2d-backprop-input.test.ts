@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWebGpu, setGemmPrefetch, setGemmVectorTiles } from './index';
+import { initWebGpu, setGemmDoubleBuffer, setGemmPrefetch, setGemmVectorTiles } from './index';
 import { convOutSize, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests, GEMM_MODES } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -89,15 +89,17 @@ function runBackpropInput(c: Case, data: ReturnType<typeof caseTensors>): tf.Ten
   ) as tf.Tensor;
 }
 
-describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropInput implicit GEMM on webgpu, $name ${webGpu.skipReason}`, ({ vector, prefetch }) => {
+describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropInput implicit GEMM on webgpu, $name ${webGpu.skipReason}`, ({ vector, prefetch, double }) => {
   beforeAll(async () => {
     await initWebGpu();
     setGemmVectorTiles(vector);
     setGemmPrefetch(prefetch);
+    setGemmDoubleBuffer(double);
   });
   afterAll(() => {
     setGemmVectorTiles(false);
     setGemmPrefetch(false);
+    setGemmDoubleBuffer(false);
   });
 
   // the prefetch modes (a different loop, not different index maths) on the fixed cases only: shorter on lavapipe

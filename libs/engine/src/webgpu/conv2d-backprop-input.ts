@@ -24,6 +24,7 @@ import {
   type GemmStaging,
   type GemmTile,
   type GemmVariant,
+  withinWorkgroupStorage,
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
@@ -69,7 +70,8 @@ export function planBackpropInput(convInfo: tf.backend_util.Conv2DInfo, variant?
   const phaseWidth = Math.ceil(convInfo.inWidth / phasesW);
   const dimM = convInfo.batchSize * phaseHeight * phaseWidth;
   const dimN = convInfo.inChannels;
-  const tile = planTile(dimM, dimN, phasesH * phasesW, variant);
+  // the kernel's own workgroup variable (stepsShared) leaves no room for 128×128 double tiles
+  const tile = withinWorkgroupStorage(planTile(dimM, dimN, phasesH * phasesW, variant), 4);
   return { ...tile, phasesH, phasesW, phaseHeight, phaseWidth, dimM, dimN, dispatch: gemmDispatch(dimM, dimN, tile, phasesH * phasesW) };
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGemmTileLimit } from './gemm-tiles';
-import { initWebGpu, installWebGpuOverrides, setGemmPrefetch, setGemmVectorTiles } from './index';
+import { initWebGpu, installWebGpuOverrides, setGemmDoubleBuffer, setGemmPrefetch, setGemmVectorTiles } from './index';
 import { GEMM_MODES, gemmTolerance, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -58,6 +58,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
     setGemmTileLimit(8);
     setGemmVectorTiles(false);
     setGemmPrefetch(false);
+    setGemmDoubleBuffer(false);
   });
 
   // every case with 64×64 tiles, and with 128×128 tiles forced on (a grid of one workgroup is enough)
@@ -65,8 +66,8 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
   // each code-generation mode with both tile sizes; the prefetch modes (a different loop, not different
   // index maths) on the fixed cases only, to keep the run short on lavapipe
   const tilings = GEMM_MODES.flatMap((mode) => [
-    { name: `64×64 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(4), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch)) },
-    { name: `128×128 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(8, 1), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch)) },
+    { name: `64×64 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(4), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch), setGemmDoubleBuffer(mode.double)) },
+    { name: `128×128 ${mode.name}`, cases: mode.prefetch ? fixedCases : cases, set: () => (setGemmTileLimit(8, 1), setGemmVectorTiles(mode.vector), setGemmPrefetch(mode.prefetch), setGemmDoubleBuffer(mode.double)) },
   ]);
   it.each(tilings.flatMap((tiling) => tiling.cases.map((c, i) => [tiling.name, i, c, tiling.set] as const)))('%s, case %i matches the cpu backend: %o', async (_tiles, index, c, setTiles) => {
     setTiles();
@@ -94,6 +95,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
     setGemmTileLimit(8, 1);
     setGemmVectorTiles(false);
     setGemmPrefetch(false);
+    setGemmDoubleBuffer(false);
     const random = seededRandom(4000 + index);
     const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
     const filterShape: [number, number, number, number] = [c.filter, c.filter, c.inChannels, c.outChannels];

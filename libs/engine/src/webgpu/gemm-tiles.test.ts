@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
+import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmDoubleBuffer, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
+import { gemmTileKey } from './conv-gemm';
 import { planTile } from './gemm-tiles';
 import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests, GEMM_MODES } from './test-support';
 
@@ -39,9 +40,15 @@ describe('planTile', () => {
       setGemmPrefetch(true);
       expect(planTile(524288, 32)).toMatchObject({ vector: false, prefetch: true });
       expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ vector: true, prefetch: true });
+      // double tiles always read the next K-tile during the multiply
+      setGemmPrefetch(false);
+      setGemmDoubleBuffer(true);
+      expect(planTile(524288, 128)).toMatchObject({ double: true, prefetch: true });
+      expect(gemmTileKey(planTile(524288, 128))).toBe('8_8_v4_pf_db');
     } finally {
       setGemmVectorTiles(false);
       setGemmPrefetch(false);
+      setGemmDoubleBuffer(false);
     }
   });
 });
@@ -51,17 +58,19 @@ describe('planTile', () => {
  * Tolerance as in their own tests: 2e-6·√K relative to the largest |result|; measured on lavapipe: max
  * error ≤ 1.2e-6 × max|result|.
  */
-describe.skipIf(!webGpu.available).each(GEMM_MODES)(`convolution GEMMs with 8×8 outputs per thread, $name ${webGpu.skipReason}`, ({ vector, prefetch }) => {
+describe.skipIf(!webGpu.available).each(GEMM_MODES)(`convolution GEMMs with 8×8 outputs per thread, $name ${webGpu.skipReason}`, ({ vector, prefetch, double }) => {
   beforeAll(async () => {
     await initWebGpu();
     setGemmTileLimit(8, 1);
     setGemmVectorTiles(vector);
     setGemmPrefetch(prefetch);
+    setGemmDoubleBuffer(double);
   });
   afterAll(() => {
     setGemmTileLimit(8);
     setGemmVectorTiles(false);
     setGemmPrefetch(false);
+    setGemmDoubleBuffer(false);
   });
 
   const random = seededRandom(61);

@@ -20,6 +20,8 @@ describe('GEMM_VARIANTS', () => {
     const result = (ms: number, defaultMs: number, flops: number) => ({ key: 'k', flops, variant: GEMM_VARIANTS[0], ms, defaultMs, candidates: 8, rejected: [] });
     expect(gemmTuningTotals([result(1, 2, 10), result(0.5, 4, 5)])).toEqual({ ms: 1.5, defaultMs: 6, flops: 15 });
     expect(gemmTuningTotals([])).toEqual({ ms: 0, defaultMs: 0, flops: 0 });
+    const double = { ...result(1, 2, 10), variant: { large: true, vector: true, prefetch: true, double: true, specialize: true } };
+    expect(formatGemmTuning([double])).toContain('large+vec4+double+const');
   });
 
   it("a large variant's shape keeps 8 outputs per thread along M only (tall) or N only (wide)", () => {
@@ -112,8 +114,8 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       expect(r.candidates).toBeGreaterThanOrEqual(2);
       // then a large winner also as 128×64 and 64×128 tiles, and the filter gradient's winner with 4× and ¼ the
       // split-K count (here 1 split: ¼ is the same plan)
-      // and last the winner with its geometry as shader constants
-      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 13 : 11);
+      // then the winner with double tiles, and last with its geometry as shader constants
+      expect(r.candidates).toBeLessThanOrEqual(r.key.startsWith('backprop-filter') ? 14 : 12);
       expect(r.ms).toBeGreaterThan(0);
       expect(r.ms).toBeLessThanOrEqual(r.defaultMs);
     }
@@ -166,7 +168,7 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
       const choices = [
         { key: 'forward a', variant: { large: true, vector: false, prefetch: true } },
         { key: 'backprop-filter b', variant: { large: false, vector: true, prefetch: false, splitScale: 4 } },
-        { key: 'backprop-input c', variant: { large: true, shape: 'wide' as const, vector: true, prefetch: false } },
+        { key: 'backprop-input c', variant: { large: true, shape: 'wide' as const, vector: true, prefetch: true, double: true } },
       ];
       setGemmTuning(choices);
       saveGemmTuning(file);
@@ -196,6 +198,9 @@ describe.skipIf(!webGpu.available)(`autotuning the convolution GEMMs ${webGpu.sk
     { stride: 2 as const, variant: { large: true, shape: 'wide' as const, vector: false, prefetch: true }, tiles: ['4_8_pf', '4_8_pf', '4_8_pf'] },
     { stride: 2 as const, variant: { large: true, vector: true, prefetch: true, specialize: true }, tiles: ['4_8_v4_pf_sp', '4_8_v4_pf_sp', '8_8_v4_pf_sp'] },
     { stride: 1 as const, variant: { large: true, vector: false, prefetch: false, specialize: true }, tiles: ['8_8_sp', '8_8_sp', '8_8_sp'] },
+    { stride: 2 as const, variant: { large: true, vector: true, prefetch: false, double: true }, tiles: ['4_8_v4_pf_db', '4_8_v4_pf_db', '8_8_v4_pf_db'] },
+    // the input gradient's own workgroup variable leaves no room for 128×128 double tiles: single ones, with prefetch
+    { stride: 1 as const, variant: { large: true, vector: false, prefetch: false, double: true }, tiles: ['8_8_pf_db', '8_8_pf', '8_8_pf_db'] },
   ])('runs a variant set from elsewhere (e.g. a saved tuning), right: stride $stride, $variant', async ({ stride, variant, tiles }) => {
     const reference = await valuesOn('cpu', () => convAndGradients(stride));
     const { result, problems } = recordGemmProblems(() => convAndGradients(stride));

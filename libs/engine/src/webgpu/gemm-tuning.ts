@@ -114,7 +114,7 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, shape, splitScale, specialize, narrow } = variant;
+    const { large, vector, prefetch, shape, splitScale, specialize, narrow, double } = variant;
     tuned.set(key, {
       large,
       vector,
@@ -123,6 +123,7 @@ export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant
       ...(splitScale === undefined ? {} : { splitScale }),
       ...(specialize ? { specialize } : {}),
       ...(narrow ? { narrow } : {}),
+      ...(double ? { double } : {}),
     });
   }
 }
@@ -161,7 +162,8 @@ export function loadGemmTuning(file: string): number {
       (e.variant.splitScale === undefined || (typeof e.variant.splitScale === 'number' && e.variant.splitScale > 0)) &&
       (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide') &&
       (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean') &&
-      (e.variant.narrow === undefined || typeof e.variant.narrow === 'boolean'),
+      (e.variant.narrow === undefined || typeof e.variant.narrow === 'boolean') &&
+      (e.variant.double === undefined || typeof e.variant.double === 'boolean'),
   );
   setGemmTuning(entries);
   return entries.length;
@@ -235,7 +237,7 @@ export async function autotuneGemms(problems: GemmProblem[], options: AutotuneOp
       for (const variant of candidates) await tryVariant(variant);
       // then a few variations of the winner, one stage after the other
       const seen = new Set(candidates.map((v) => JSON.stringify(problem.plan(v))));
-      const stages = options.refine === false ? [] : [rectangularTiles, ...(problem.refinements ? [problem.refinements] : []), specialized];
+      const stages = options.refine === false ? [] : [rectangularTiles, ...(problem.refinements ? [problem.refinements] : []), doubleBuffered, specialized];
       for (const refine of stages) {
         const fastestSoFar = fastestOf(timed);
         if (!fastestSoFar) break;
@@ -276,6 +278,11 @@ function fastestOf<T extends { ms: number }>(timed: T[]): T | undefined {
  */
 function rectangularTiles(best: GemmVariant): GemmVariant[] {
   return best.large && !best.narrow ? [{ ...best, shape: 'tall' }, { ...best, shape: 'wide' }] : [];
+}
+
+/** The winner with two of each workgroup tile, one barrier a K-step (GemmTile.double). */
+function doubleBuffered(best: GemmVariant): GemmVariant[] {
+  return best.narrow || best.double ? [] : [{ ...best, double: true, prefetch: true }];
 }
 
 /** The winner with its geometry as shader constants (GemmTile.specialize): one more compilation, for this problem alone. */
@@ -348,7 +355,7 @@ export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
     v.narrow
       ? 'narrow (untiled)'
-      : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
+      : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.double ? 'double' : v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');
   const gflops = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(0).padStart(7);

@@ -14,7 +14,7 @@ export { columnReduce, planColumnReduce } from './reduce';
 export { backpropInputGemm, planBackpropInput } from './conv2d-backprop-input';
 export { forwardConvGemm } from './conv2d-forward';
 export { gemmTileLimit, setGemmTileLimit } from './gemm-tiles';
-export { gemmPrefetch, gemmVectorTiles, setGemmPrefetch, setGemmVectorTiles } from './conv-gemm';
+export { gemmDoubleBuffer, gemmPrefetch, gemmVectorTiles, setGemmDoubleBuffer, setGemmPrefetch, setGemmVectorTiles } from './conv-gemm';
 export type { GemmTileLimit } from './gemm-tiles';
 export type { GemmVariant } from './conv-gemm';
 export {

@@ -95,10 +95,12 @@ export async function programsRun(run: () => Promise<unknown>): Promise<string[]
   return keys;
 }
 
-/** The convolution GEMMs' code-generation options, each combination a test run (setGemmVectorTiles, setGemmPrefetch). */
+/** The convolution GEMMs' code-generation options, each combination a test run (setGemmVectorTiles, setGemmPrefetch, setGemmDoubleBuffer). */
 export const GEMM_MODES = [
-  { name: 'scalar tiles', vector: false, prefetch: false },
-  { name: 'vec4 tiles', vector: true, prefetch: false },
-  { name: 'scalar tiles + prefetch', vector: false, prefetch: true },
-  { name: 'vec4 tiles + prefetch', vector: true, prefetch: true },
+  { name: 'scalar tiles', vector: false, prefetch: false, double: false },
+  { name: 'vec4 tiles', vector: true, prefetch: false, double: false },
+  { name: 'scalar tiles + prefetch', vector: false, prefetch: true, double: false },
+  { name: 'vec4 tiles + prefetch', vector: true, prefetch: true, double: false },
+  { name: 'double scalar tiles', vector: false, prefetch: true, double: true },
+  { name: 'double vec4 tiles', vector: true, prefetch: true, double: true },
 ] as const;
