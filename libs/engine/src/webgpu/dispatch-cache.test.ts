@@ -175,6 +175,19 @@ describe('dispatch caches (on a stand-in for the backend)', () => {
     expect(backend.uniformWrites).toBe(2);
   });
 
+  it('a disposed backend is left alone: markGpuStep no longer submits its work', () => {
+    const { backend, asWebGpu } = fakeBackend();
+    installDispatchCaches(asWebGpu);
+    (backend as unknown as { commandEncoder: object | null }).commandEncoder = {};
+    markGpuStep();
+    expect(backend.submits).toBe(1);
+    backend.bufferManager.dispose();
+    (backend as unknown as { commandEncoder: object | null }).commandEncoder = {};
+    markGpuStep();
+    expect(backend.submits).toBe(1);
+    removeDispatchCaches(asWebGpu);
+  });
+
   it('tells uniforms apart by type, values, the sign of zero and where fields end; equal ones hash alike', () => {
     const one = (type: string, data: number[]) => [{ type, data }];
     const same = (a: Array<{ type: string; data: number[] }>, b: Array<{ type: string; data: number[] }>) => sameUniforms(a, b);

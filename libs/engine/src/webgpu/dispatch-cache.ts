@@ -154,7 +154,9 @@ class DispatchCaches {
       return stockRelease.call(manager, buffer, reuse);
     });
     this.wrap(manager, 'dispose', () => {
+      // the backend is being disposed: its caches are of no further use, and markGpuStep must leave it alone
       this.clear();
+      forget(this);
       return stockDispose.call(manager);
     });
     this.wrap(device, 'createBindGroup', (descriptor: GPUBindGroupDescriptor) =>
@@ -410,6 +412,10 @@ export function uniformBytes(programUniform: ProgramUniform, stockMakeUniforms: 
 
 const installed = new WeakMap<object, DispatchCaches>();
 let active: DispatchCaches | undefined;
+
+function forget(caches: DispatchCaches): void {
+  if (active === caches) active = undefined;
+}
 
 /** Whether FACEGAN_WEBGPU_DISPATCH_CACHE leaves the caches on (the default; `0` turns them off). */
 export function dispatchCacheEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
