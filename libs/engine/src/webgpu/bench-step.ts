@@ -35,6 +35,7 @@ import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { fusedAdam } from '../fused-adam';
 import { dawnFlags, requestAdapter } from './dawn';
+import { countDispatches } from './dispatch-counter';
 import { onOwnTape } from '../trainer';
 import {
   clearGemmTuning,
@@ -289,7 +290,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     for (let i = settleSteps; i < SETTLE_STEPS; i++) await step();
     const times: number[] = [];
     let losses: [number, number] = [NaN, NaN];
-    const dispatchesBefore = dispatches;
+    const dispatchesBefore = dispatchCount();
     const queueTimes: number[] = [];
     for (let i = 0; i < options.steps; i++) {
       const start = performance.now();
@@ -298,7 +299,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
       losses = await readLosses(pending);
       times.push(performance.now() - start);
     }
-    const dispatchesPerStep = (dispatches - dispatchesBefore) / options.steps;
+    const dispatchesPerStep = (dispatchCount() - dispatchesBefore) / options.steps;
     const msPerStepSynced = median(times);
     // Pipelined, as the trainer runs on webgpu: step i + 1 is queued before step i's losses are awaited,
     // so the GPU does not idle while JS reads back and queues the next step.
@@ -346,7 +347,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
 
 /** One step under tf.profile: GPU time per kernel (timestamp queries) where the adapter has them. */
 async function profileStep(step: () => Promise<unknown>): Promise<Pick<BenchResult, 'profile' | 'topKernels'>> {
-  const dispatchesBefore = dispatches;
+  const dispatchesBefore = dispatchCount();
   const profile = await tf.profile(async () => {
     await step();
   });
@@ -365,22 +366,13 @@ async function profileStep(step: () => Promise<unknown>): Promise<Pick<BenchResu
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 16);
   return {
-    profile: { kernelMs: round(kernelMs, 1), kernelCalls: profile.kernels.length, dispatches: dispatches - dispatchesBefore },
+    profile: { kernelMs: round(kernelMs, 1), kernelCalls: profile.kernels.length, dispatches: dispatchCount() - dispatchesBefore },
     topKernels,
   };
 }
 
-/** GPU dispatches so far: every program of the webgpu backend goes through runWebGPUProgram. */
-let dispatches = 0;
-
-function countDispatches(): void {
-  const backend = tf.backend() as WebGPUBackend;
-  const run = backend.runWebGPUProgram.bind(backend);
-  backend.runWebGPUProgram = (...args: Parameters<WebGPUBackend['runWebGPUProgram']>) => {
-    dispatches++;
-    return run(...args);
-  };
-}
+/** GPU dispatches so far: every program of the webgpu backend goes through runWebGPUProgram (set in main). */
+let dispatchCount = (): number => 0;
 
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
@@ -415,7 +407,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const info = await initWebGpu();
   if (options.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', options.submitBatch);
-  countDispatches();
+  dispatchCount = countDispatches(tf.backend() as WebGPUBackend);
   const device = `${info.device}${info.isSoftware ? ' [software]' : ''}`;
   process.stderr.write(`webgpu on ${device}; ${options.resolution} px, batch ${options.batch}, width ${options.width}\n`);
   // For what the next kernels could use (subgroups, shader-f16, subgroup matrices: tensor cores).

@@ -211,17 +211,26 @@ export function gemmMainLoop(tile: GemmTile, steps: string, kTile: (step: string
  * element (a vec4 in the vector layout) to each k's row, for stores that walk k across a warp.
  */
 export function gemmTileDeclarations(tile: GemmTile, padA: boolean, padB: boolean): string {
-  const tileM = THREADS_PER_SIDE * tile.rowsPerThread;
-  const tileN = THREADS_PER_SIDE * tile.colsPerThread;
-  const copies = tile.double ? 2 : 1;
-  const words = (length: number, pad: boolean) => length + (pad ? (tile.vector ? 4 : 1) : 0);
   // double tiles keep their padding only where it fits
-  const padded = copies * TILE_K * (words(tileM, padA) + words(tileN, padB)) * 4 <= WORKGROUP_STORAGE_BYTES;
+  const padded = gemmTileBytes(tile, padA, padB) <= WORKGROUP_STORAGE_BYTES;
   const row = (length: number, pad: boolean) =>
-    tile.vector ? `array<vec4<f32>, ${words(length, pad && padded) / 4}>` : `array<f32, ${words(length, pad && padded)}>`;
+    tile.vector ? `array<vec4<f32>, ${paddedLength(tile, length, pad && padded) / 4}>` : `array<f32, ${paddedLength(tile, length, pad && padded)}>`;
+  const copies = tile.double ? 2 : 1;
   return `
-    var<workgroup> tileA : array<${row(tileM, padA)}, ${copies * TILE_K}>;
-    var<workgroup> tileB : array<${row(tileN, padB)}, ${copies * TILE_K}>;`;
+    var<workgroup> tileA : array<${row(THREADS_PER_SIDE * tile.rowsPerThread, padA)}, ${copies * TILE_K}>;
+    var<workgroup> tileB : array<${row(THREADS_PER_SIDE * tile.colsPerThread, padB)}, ${copies * TILE_K}>;`;
+}
+
+/** Words of one staged k's row: `length`, plus one element (a vec4 in the vector layout) where padded. */
+function paddedLength(tile: GemmTile, length: number, pad: boolean): number {
+  return length + (pad ? (tile.vector ? 4 : 1) : 0);
+}
+
+/** Bytes of the workgroup tiles tileA and tileB (both copies of double tiles). */
+function gemmTileBytes(tile: GemmTile, padA: boolean, padB: boolean): number {
+  const copies = tile.double ? 2 : 1;
+  const rowWords = paddedLength(tile, THREADS_PER_SIDE * tile.rowsPerThread, padA) + paddedLength(tile, THREADS_PER_SIDE * tile.colsPerThread, padB);
+  return copies * TILE_K * rowWords * 4;
 }
 
 /**
@@ -229,9 +238,7 @@ export function gemmTileDeclarations(tile: GemmTile, padA: boolean, padB: boolea
  * would pass WORKGROUP_STORAGE_BYTES (128×128 double tiles fill it exactly).
  */
 export function withinWorkgroupStorage(tile: GemmTile, extraBytes: number): GemmTile {
-  if (!tile.double) return tile;
-  const words = 2 * TILE_K * THREADS_PER_SIDE * (tile.rowsPerThread + tile.colsPerThread);
-  if (words * 4 + extraBytes <= WORKGROUP_STORAGE_BYTES) return tile;
+  if (!tile.double || gemmTileBytes(tile, false, false) + extraBytes <= WORKGROUP_STORAGE_BYTES) return tile;
   const { double: _double, ...single } = tile;
   return single;
 }

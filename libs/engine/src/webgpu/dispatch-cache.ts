@@ -217,13 +217,14 @@ class DispatchCaches {
 
   private uniformBinding(programUniform: ProgramUniform, stockMakeUniforms: BackendInternals['makeUniforms']): UniformBinding {
     const hash = uniformHash(programUniform);
-    const entries = this.uniforms.get(hash);
-    const cached = entries?.find((entry) => sameUniforms(entry.uniforms, programUniform));
+    const cached = this.uniforms.get(hash)?.find((entry) => sameUniforms(entry.uniforms, programUniform));
     if (cached) {
       this.stats.uniformHits++;
       return cached.binding;
     }
     this.stats.uniformMisses++;
+    // references dropped, not destroyed: a queued dispatch may still bind them
+    if (this.uniformCount >= MAX_UNIFORMS) this.clearUniforms();
     const bytes = uniformBytes(programUniform, stockMakeUniforms);
     const buffer = this.backend.device.createBuffer({
       size: bytes.byteLength,
@@ -233,8 +234,6 @@ class DispatchCaches {
     new Uint8Array(buffer.getMappedRange()).set(bytes);
     buffer.unmap();
     this.known.add(buffer);
-    // references dropped, not destroyed: a queued dispatch may still bind it
-    if (this.uniformCount >= MAX_UNIFORMS) this.clearUniforms();
     const binding = { offset: 0, size: bytes.byteLength, buffer };
     const entry = { uniforms: programUniform.map((d) => ({ type: d.type, data: [...d.data] })), binding };
     const bucket = this.uniforms.get(hash);
@@ -304,6 +303,7 @@ class DispatchCaches {
       this.stats.bindGroupHits++;
       return cached;
     }
+    if (this.bindGroupCount >= MAX_BIND_GROUPS) this.clearBindGroups();
     const node = this.bindGroupNode(descriptor);
     if (!node) {
       this.stats.bindGroupUncached++;
@@ -311,9 +311,7 @@ class DispatchCaches {
     }
     this.stats.bindGroupMisses++;
     const group = create(descriptor);
-    if (this.bindGroupCount >= MAX_BIND_GROUPS) this.clearBindGroups();
-    // the node may belong to the trie just dropped: look it up again
-    (this.bindGroupNode(descriptor) as BindGroupNode).group = group;
+    node.group = group;
     this.bindGroupCount++;
     for (const entry of descriptor.entries) this.inBindGroups.add((entry.resource as GPUBufferBinding).buffer);
     return group;
