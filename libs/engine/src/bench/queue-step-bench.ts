@@ -6,7 +6,8 @@
  *
  *   npx tsx --tsconfig tsconfig.base.json libs/engine/src/bench/queue-step-bench.ts [--resolution 32] [--width 0.25] [--batch 8] [--steps 24]
  *
- * Prints one JSON line: the median and range of the queueing times, dispatches and submits per step, and the
+ * Warms up until the dispatch caches have settled (warmDispatchCaches). Prints one JSON line: the median and
+ * range of the queueing times, dispatches and submits per step, and the
  * dispatch caches' counts (FACEGAN_WEBGPU_DISPATCH_CACHE=0 to compare without them). The process exits after:
  * its backend has unsubmitted work.
  */
@@ -14,7 +15,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { createTrainer } from '../trainer';
-import { dispatchCachesInstalled, dispatchCacheStats, initWebGpu } from '../webgpu/index';
+import { countDispatches } from '../webgpu/dispatch-counter';
+import { dispatchCachesInstalled, dispatchCacheStats, initWebGpu, warmDispatchCaches } from '../webgpu/index';
 import { benchSettings } from './train-step-bench';
 
 const { values } = parseArgs({
@@ -35,19 +37,16 @@ const info = await initWebGpu();
 const trainer = createTrainer(benchSettings({ resolution, width, batch }));
 const images = tf.randomUniform([batch, resolution, resolution, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
 for (let i = 0; i < Number(values.warmup); i++) await trainer.stepAsync(images); // compiles the shaders
-
 const backend = tf.backend() as WebGPUBackend;
+// and on until the dispatch caches have settled (none where they are off): the timed steps are steady ones
+const settleSteps = await warmDispatchCaches(backend, () => trainer.stepAsync(images));
+
 const queue = backend.device.queue;
 let submits = 0;
 queue.submit = () => {
   submits++;
 };
-let dispatches = 0;
-const runProgram = backend.runWebGPUProgram;
-backend.runWebGPUProgram = function (this: WebGPUBackend, ...args: Parameters<WebGPUBackend['runWebGPUProgram']>) {
-  dispatches++;
-  return runProgram.apply(this, args);
-};
+const dispatches = countDispatches(backend);
 const before = dispatchCacheStats(backend);
 const times: number[] = [];
 for (let i = 0; i < steps; i++) {
@@ -66,10 +65,11 @@ console.log(
     width,
     batch,
     steps,
+    settleSteps,
     queueMsMedian: round(times[times.length >> 1]),
     queueMsMin: round(times[0]),
     queueMsMax: round(times[times.length - 1]),
-    dispatchesPerStep: dispatches / steps,
+    dispatchesPerStep: dispatches() / steps,
     submitsPerStep: submits / steps,
     dispatchCache: dispatchCachesInstalled(backend)
       ? {
