@@ -34,7 +34,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDiscriminator, buildGenerator } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { fusedAdam } from '../fused-adam';
-import { dawnFlags, requestAdapter } from './dawn';
+import { DEFAULT_DAWN_FLAGS, dawnFlags, requestAdapter } from './dawn';
 import { countDispatches } from './dispatch-counter';
 import { onOwnTape } from '../trainer';
 import {
@@ -314,7 +314,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
     const msPerStepPipelined = (performance.now() - pipelinedStart) / options.steps;
     const msPerStep = options.pipeline ? msPerStepPipelined : msPerStepSynced;
     const result: BenchResult = {
-      impl: `tfjs-webgpu-${variant}${dawnFlags().length > 0 ? '+dawn-flags' : ''}`,
+      impl: `tfjs-webgpu-${variant}${dawnFlagsLabel()}`,
       dawnFlags: dawnFlags().join(' '),
       device,
       size: options.resolution,
@@ -438,3 +438,10 @@ main().catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });
+
+/** '' with the project's Dawn flags, '+dawn-defaults' with Dawn's own (robust, validated), else '+dawn-flags'. */
+function dawnFlagsLabel(): string {
+  const flags = dawnFlags().join(' ');
+  if (flags === DEFAULT_DAWN_FLAGS.join(' ')) return '';
+  return flags === '' ? '+dawn-defaults' : '+dawn-flags';
+}

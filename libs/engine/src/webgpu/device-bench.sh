@@ -18,11 +18,10 @@
 # convolution, chosen against default) in tfjs-<size>.err; project-prefetch and project-vec4-prefetch fix one
 # candidate for every convolution (the table says more, per layer); v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
-# ALT_DAWN_FLAGS (default: Dawn's toggles disable_robustness, disable_workgroup_init, skip_validation, and
-# allow_unsafe_apis, under which the log also lists the experimental adapter features such as subgroup matrices;
-# empty to skip): the project variant once more at each size, in a process with FACEGAN_DAWN_FLAGS set to
-# that (robustness clamps every workgroup-array index of the GEMMs' inner loops; lavapipe cannot say what
-# that costs a GPU). ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
+# ALT_DAWN_FLAGS (default empty: skipped): the project variant once more at each size, in a process with
+# FACEGAN_DAWN_FLAGS set to that; a blank (' ') gives Dawn's own defaults (robustness and validation on), against
+# the project's DEFAULT_DAWN_FLAGS (dawn.ts; measured on the H200 on 2026-11-27: 41.5 → 39.1 ms a step at 64 px).
+# ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
 # Expected ≈ 3.5–4.5 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
 # and in the trainer, each compiling its plans' shaders; every variant runs 12 more warm-up steps, in which the
@@ -37,7 +36,7 @@ steps=${STEPS:-6}
 warmup=${WARMUP:-2}
 variants=${VARIANTS:-v2-large,project,project-nocache,project-autotune,project-vec4}
 alt_submit=${ALT_SUBMIT_BATCH-}
-alt_dawn=${ALT_DAWN_FLAGS-enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation,allow_unsafe_apis}
+alt_dawn=${ALT_DAWN_FLAGS-}
 out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl
 : > "$results"

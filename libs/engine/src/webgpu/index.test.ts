@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { dawnFlags } from './dawn';
+import { DEFAULT_DAWN_FLAGS, dawnFlags } from './dawn';
 import { describeAdapterInfo, initWebGpu, NO_ADAPTER_MESSAGE, probeWebGpu, removeWebGpuOverrides, installWebGpuOverrides } from './index';
 import { webGpuForTests } from './test-support';
 
@@ -35,13 +35,15 @@ describe('describeAdapterInfo', () => {
 });
 
 describe('dawnFlags', () => {
-  it("splits FACEGAN_DAWN_FLAGS into create()'s options; none when unset or blank", () => {
+  it("splits FACEGAN_DAWN_FLAGS into create()'s options; the project's defaults when unset, Dawn's when blank", () => {
     expect(dawnFlags({ FACEGAN_DAWN_FLAGS: ' enable-dawn-features=disable_robustness,skip_validation  adapter=x ' })).toEqual([
       'enable-dawn-features=disable_robustness,skip_validation',
       'adapter=x',
     ]);
-    expect(dawnFlags({})).toEqual([]);
+    expect(dawnFlags({})).toEqual(DEFAULT_DAWN_FLAGS);
+    expect(DEFAULT_DAWN_FLAGS.join(' ')).toContain('disable_robustness');
     expect(dawnFlags({ FACEGAN_DAWN_FLAGS: '  ' })).toEqual([]);
+    expect(dawnFlags({ FACEGAN_DAWN_FLAGS: '' })).toEqual([]);
   });
 });
 
