@@ -95,10 +95,16 @@ export interface GemmVariant {
   double?: boolean;
   /** Not a tiled GEMM: one thread per output element (narrow-conv.ts), for convolutions with ≤ 4 output channels. */
   narrow?: boolean;
+  /**
+   * Narrow only: the blocked kernels, which read each x value for more outputs (forward: 4 output pixels of a
+   * row a thread; filter gradient: 4 input channels a thread, read as a vec4).
+   */
+  blocked?: boolean;
 }
 
 /** The variant that stands for narrow-conv.ts's kernels among the tuning candidates. */
 export const NARROW_VARIANT: GemmVariant = { large: false, vector: false, prefetch: false, narrow: true };
+export const NARROW_BLOCKED_VARIANT: GemmVariant = { ...NARROW_VARIANT, blocked: true };
 
 /** Whether a variant allows 8 outputs per thread along M (rows) and N (columns). */
 export function largeAlong(variant: GemmVariant): { rows: boolean; cols: boolean } {

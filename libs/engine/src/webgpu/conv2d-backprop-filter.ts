@@ -26,12 +26,13 @@ import {
   type GemmTile,
   type GemmVariant,
   largeAlong,
+  NARROW_BLOCKED_VARIANT,
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
 import { gemmTileLimit, outputsAlong } from './gemm-tiles';
-import { NARROW_MAX_CHANNELS, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits } from './narrow-conv';
+import { NARROW_MAX_CHANNELS, narrowBlockedFilterApplies, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -254,16 +255,24 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     return {
       flops: convFlops(convInfo),
       inputShapes: [x.shape, dy.shape],
-      plan: (v) => (v?.narrow ? `narrow ${narrowFilterSplits(convInfo)}` : planBackpropFilter(dimM, outChannels, dimK, splits, v)),
-      fits: (v) => !v.narrow || narrowFilterFits(backend, convInfo, narrowFilterSplits(convInfo)),
-      extraCandidates: outChannels <= NARROW_MAX_CHANNELS && splits === undefined ? [NARROW_VARIANT] : [],
+      plan: (v) => (v?.narrow ? `narrow ${v.blocked === true} ${narrowFilterSplits(convInfo, v.blocked)}` : planBackpropFilter(dimM, outChannels, dimK, splits, v)),
+      fits: (v) => !v.narrow || narrowFilterFits(backend, convInfo, narrowFilterSplits(convInfo, v.blocked), v.blocked),
+      extraCandidates:
+        outChannels > NARROW_MAX_CHANNELS || splits !== undefined
+          ? []
+          : narrowBlockedFilterApplies(convInfo)
+            ? [NARROW_VARIANT, NARROW_BLOCKED_VARIANT]
+            : [NARROW_VARIANT],
       // once the code is chosen: a quarter or 4× the split-K count
       refinements: splits === undefined ? (best) => (best.narrow ? [] : [0.25, 4].map((splitScale) => ({ ...best, splitScale }))) : undefined,
       run: (b, [xAgain, dyAgain], v) => backpropFilterGemm(b, { x: xAgain, dy: dyAgain, filterShape, strides, pad, dimRoundingMode, splits }, v),
     };
   });
   const chosen = variant ?? tunedGemmVariant(key);
-  if (chosen?.narrow) return sumPartials(backend, narrowFilterGradientPartials(backend, convInfo, x, dy, narrowFilterSplits(convInfo)), filterShape);
+  if (chosen?.narrow) {
+    const narrowSplits = narrowFilterSplits(convInfo, chosen.blocked);
+    return sumPartials(backend, narrowFilterGradientPartials(backend, convInfo, x, dy, narrowSplits, chosen.blocked), filterShape);
+  }
   const plan = planBackpropFilter(dimM, outChannels, dimK, args.splits, chosen);
   const uniforms = [
     ...convUniformData(convInfo),

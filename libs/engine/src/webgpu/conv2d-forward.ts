@@ -25,11 +25,12 @@ import {
   type GemmStaging,
   type GemmTile,
   type GemmVariant,
+  NARROW_BLOCKED_VARIANT,
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
-import { NARROW_MAX_CHANNELS, narrowForwardConv, narrowForwardFits } from './narrow-conv';
+import { NARROW_MAX_CHANNELS, narrowBlockedForwardApplies, narrowForwardConv, narrowForwardFits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -225,14 +226,15 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
     return {
       flops: convFlops(convInfo),
       inputShapes: [args.x.shape, args.filter.shape, ...(args.bias ? [args.bias.shape] : [])],
-      plan: (v) => (v?.narrow ? 'narrow' : planForward(convInfo, v)),
-      fits: (v) => (v.narrow ? narrowForwardFits(backend, convInfo) : dispatchFits(backend, planForward(convInfo, v).dispatch)),
-      extraCandidates: convInfo.outChannels <= NARROW_MAX_CHANNELS ? [NARROW_VARIANT] : [],
+      plan: (v) => (v?.narrow ? `narrow ${v.blocked === true}` : planForward(convInfo, v)),
+      fits: (v) => (v.narrow ? narrowForwardFits(backend, convInfo, v.blocked) : dispatchFits(backend, planForward(convInfo, v).dispatch)),
+      extraCandidates:
+        convInfo.outChannels > NARROW_MAX_CHANNELS ? [] : narrowBlockedForwardApplies(convInfo) ? [NARROW_VARIANT, NARROW_BLOCKED_VARIANT] : [NARROW_VARIANT],
       run: (b, [x, filter, bias], v) => forwardConvGemm(b, { x, filter, bias, strides, pad, dimRoundingMode }, v),
     };
   });
   const chosen = variant ?? tunedGemmVariant(key);
-  if (chosen?.narrow) return narrowForwardConv(backend, convInfo, args.x, args.filter, args.bias);
+  if (chosen?.narrow) return narrowForwardConv(backend, convInfo, args.x, args.filter, args.bias, chosen.blocked);
   const plan = planForward(convInfo, chosen);
   const uniforms = [
     ...convUniformData(convInfo),
@@ -273,7 +275,7 @@ export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined, ker
     if (!covered) return undefined;
     const convInfo = forwardConvInfo(args);
     const tuned = tunedGemmVariant(forwardProblemKey(convInfo, bias !== undefined));
-    if (tuned?.narrow ? !narrowForwardFits(backend, convInfo) : !dispatchFits(backend, planForward(convInfo, tuned).dispatch)) return undefined;
+    if (tuned?.narrow ? !narrowForwardFits(backend, convInfo, tuned.blocked) : !dispatchFits(backend, planForward(convInfo, tuned).dispatch)) return undefined;
     return forwardConvGemm(backend, args);
   });
 }

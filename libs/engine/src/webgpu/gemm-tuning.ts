@@ -114,7 +114,7 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, shape, splitScale, specialize, narrow, double } = variant;
+    const { large, vector, prefetch, shape, splitScale, specialize, narrow, blocked, double } = variant;
     tuned.set(key, {
       large,
       vector,
@@ -123,6 +123,7 @@ export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant
       ...(splitScale === undefined ? {} : { splitScale }),
       ...(specialize ? { specialize } : {}),
       ...(narrow ? { narrow } : {}),
+      ...(narrow && blocked ? { blocked } : {}),
       ...(double ? { double } : {}),
     });
   }
@@ -163,6 +164,7 @@ export function loadGemmTuning(file: string): number {
       (e.variant.shape === undefined || e.variant.shape === 'tall' || e.variant.shape === 'wide') &&
       (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean') &&
       (e.variant.narrow === undefined || typeof e.variant.narrow === 'boolean') &&
+      (e.variant.blocked === undefined || typeof e.variant.blocked === 'boolean') &&
       (e.variant.double === undefined || typeof e.variant.double === 'boolean'),
   );
   setGemmTuning(entries);
@@ -354,7 +356,7 @@ export function gemmTuningTotals(results: GemmTuningResult[]): { ms: number; def
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
     v.narrow
-      ? 'narrow (untiled)'
+      ? `narrow (untiled${v.blocked ? ', blocked' : ''})`
       : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.double ? 'double' : v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');

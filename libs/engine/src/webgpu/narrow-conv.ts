@@ -39,19 +39,32 @@ function geometryKey(convInfo: tf.backend_util.Conv2DInfo): string {
   return [c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left].join('_');
 }
 
-/** Whether the grid of a narrow forward convolution fits the device (one thread per output pixel). */
-export function narrowForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
-  const pixels = tf.util.sizeFromShape(convInfo.outShape) / convInfo.outChannels;
-  return elementwiseFits(backend, pixels);
+/** Output pixels of a row one thread of the blocked forward kernel computes. */
+export const NARROW_FORWARD_BLOCK = 4;
+
+/** Whether the blocked forward kernel can run this convolution (vec4 channels, whole blocks of a row). */
+export function narrowBlockedForwardApplies(convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return convInfo.inChannels % 4 === 0 && convInfo.outWidth % NARROW_FORWARD_BLOCK === 0;
 }
 
-/** y = conv(x, filter) (+ bias), channels-last, dilation 1, for outChannels ≤ NARROW_MAX_CHANNELS. */
+/** Whether the grid of a narrow forward convolution fits the device (one thread per output pixel, or block). */
+export function narrowForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, blocked = false): boolean {
+  if (blocked && !narrowBlockedForwardApplies(convInfo)) return false;
+  const pixels = tf.util.sizeFromShape(convInfo.outShape) / convInfo.outChannels;
+  return elementwiseFits(backend, blocked ? pixels / NARROW_FORWARD_BLOCK : pixels);
+}
+
+/**
+ * y = conv(x, filter) (+ bias), channels-last, dilation 1, for outChannels ≤ NARROW_MAX_CHANNELS; `blocked`
+ * (where narrowBlockedForwardApplies) computes NARROW_FORWARD_BLOCK pixels of a row a thread.
+ */
 export function narrowForwardConv(
   backend: WebGPUBackend,
   convInfo: tf.backend_util.Conv2DInfo,
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   bias?: tf.TensorInfo,
+  blocked = false,
 ): tf.TensorInfo {
   const { inChannels: channels, outChannels, filterHeight, filterWidth } = convInfo;
   const dimK = filterHeight * filterWidth * channels;
@@ -66,6 +79,11 @@ export function narrowForwardConv(
           setOutputAtIndex(index, W[k * ${outChannels} + c]);`,
   );
   const transposed = backend.runWebGPUProgram(transpose, [filter], 'float32');
+  if (blocked && narrowBlockedForwardApplies(convInfo)) {
+    const result = backend.runWebGPUProgram(blockedForwardProgram(convInfo, bias !== undefined), bias ? [x, transposed, bias] : [x, transposed], 'float32');
+    backend.disposeData(transposed.dataId);
+    return result;
+  }
   const vectorized = channels % 4 === 0;
   // a thread computes all outputChannels outputs of its pixel: it reads the pixel's window of x once
   const read = vectorized
@@ -109,16 +127,72 @@ export function narrowForwardConv(
   return result;
 }
 
-/** Partial sums a narrow filter gradient writes: enough threads to fill a large GPU, each over a run of pixels. */
-export function narrowFilterSplits(convInfo: tf.backend_util.Conv2DInfo): number {
-  const outputs = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
+/**
+ * The blocked forward kernel: a thread computes NARROW_FORWARD_BLOCK neighbouring output pixels of a row. For
+ * each filter row and 4 input channels it loads the weights of all taps once and each x column the block's
+ * windows cover once (6 columns for 4 pixels of a 3-wide filter at stride 1, instead of 12), so a load feeds
+ * several times the multiply-adds it feeds in the one-pixel kernel.
+ */
+function blockedForwardProgram(convInfo: tf.backend_util.Conv2DInfo, hasBias: boolean): ElementwiseProgram {
+  const { inChannels: channels, outChannels, filterHeight, filterWidth, strideWidth } = convInfo;
+  const block = NARROW_FORWARD_BLOCK;
+  const dimK = filterHeight * filterWidth * channels;
+  const pixels = Array.from({ length: block }, (_, p) => p);
+  const taps = Array.from({ length: filterWidth }, (_, kw) => kw);
+  const outs = Array.from({ length: outChannels }, (_, c) => c);
+  // the x columns the block reads, as offsets from its first pixel's window: p·SW + kw
+  const columns = [...new Set(pixels.flatMap((p) => taps.map((kw) => p * strideWidth + kw)))].sort((a, b) => a - b);
+  const lines = (items: string[]) => items.join('\n              ');
+  const body = `${geometryConstants(convInfo)}
+          let m0 = index * ${block};
+          let ow0 = m0 % OW;
+          let oh = (m0 / OW) % OH;
+          let n = m0 / (OW * OH);
+          ${lines(pixels.flatMap((p) => outs.map((c) => `var acc${p}_${c} = 0.0;`)))}
+          ${lines(columns.map((o) => `let iw${o} = ow0 * SW + ${o} - PL; let in${o} = iw${o} >= 0 && iw${o} < W; let cw${o} = clamp(iw${o}, 0, W - 1);`))}
+          for (var kh = 0; kh < FH; kh++) {
+            let ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H) { continue; }
+            let row = (n * H + ih) * W;
+            let wRow = kh * FW * (C / 4);
+            for (var ci = 0; ci < C / 4; ci++) {
+              ${lines(taps.flatMap((kw) => outs.map((c) => `let w${kw}_${c} = wt[${(c * dimK) / 4} + wRow + ${(kw * channels) / 4} + ci];`)))}
+              ${lines(columns.map((o) => `let x${o} = select(vec4<f32>(0.0), x[(row + cw${o}) * (C / 4) + ci], in${o});`))}
+              ${lines(pixels.flatMap((p) => taps.flatMap((kw) => outs.map((c) => `acc${p}_${c} = acc${p}_${c} + dot(x${p * strideWidth + kw}, w${kw}_${c});`))))}
+            }
+          }
+          ${lines(pixels.flatMap((p) => outs.map((c) => `setOutputAtIndex((m0 + ${p}) * N + ${c}, acc${p}_${c}${hasBias ? ` + bias[${c}]` : ''});`)))}`;
+  return new ElementwiseProgram(
+    hasBias ? ['x', 'wt', 'bias'] : ['x', 'wt'],
+    convInfo.outShape,
+    `faceganNarrowBlockedForwardConv_${geometryKey(convInfo)}_${hasBias}`,
+    '',
+    body,
+    { variableComponents: hasBias ? [4, 4, 1] : [4, 4], outputsPerThread: block * outChannels },
+  );
+}
+
+/** Whether the blocked filter gradient can run this convolution (input channels read as vec4s). */
+export function narrowBlockedFilterApplies(convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return convInfo.inChannels % 4 === 0;
+}
+
+/**
+ * Partial sums a narrow filter gradient writes: enough threads to fill a large GPU (about 2^20), each over a run
+ * of at least 64 pixels.
+ */
+export function narrowFilterSplits(convInfo: tf.backend_util.Conv2DInfo, blocked = false): number {
+  const lanes = blocked && narrowBlockedFilterApplies(convInfo) ? 4 : 1;
+  const threadsPerSplit = (convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / lanes;
   const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
-  return Math.max(1, Math.min(Math.ceil(pixels / 64), Math.ceil((1 << 20) / outputs)));
+  return Math.max(1, Math.min(Math.ceil(pixels / 64), Math.ceil((1 << 20) / threadsPerSplit)));
 }
 
 /**
  * The partial filter gradients [splits, kh·kw·ci·co] of a convolution with outChannels ≤ NARROW_MAX_CHANNELS:
- * split s sums its run of output pixels (sum them over s for dW).
+ * split s sums its run of output pixels (sum them over s for dW). A thread computes all outChannels gradients
+ * of its filter tap and input channel, or (`blocked`, where narrowBlockedFilterApplies) of 4 input channels,
+ * reading them as one vec4: each dy value it loads then feeds 4 multiply-adds instead of 1.
  */
 export function narrowFilterGradientPartials(
   backend: WebGPUBackend,
@@ -126,35 +200,38 @@ export function narrowFilterGradientPartials(
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
   splits: number,
+  blocked = false,
 ): tf.TensorInfo {
   const dimK = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
   const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
   const run = Math.ceil(pixels / splits);
   const outChannels = convInfo.outChannels;
-  // a thread computes all outChannels gradients of its filter tap and input channel: it reads x once a pixel
+  const lanes = blocked && narrowBlockedFilterApplies(convInfo) ? 4 : 1;
+  const threadsPerSplit = dimK / lanes;
+  const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
   const program = new ElementwiseProgram(
     ['x', 'dy'],
     [splits, dimK * outChannels],
-    `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}_${pixels}`,
+    `faceganNarrowFilterGrad_${geometryKey(convInfo)}_${splits}_${pixels}_${lanes}`,
     '',
     `${geometryConstants(convInfo)}
-          let s = index / ${dimK};
-          let k = index - s * ${dimK};
-          let ci = k % C;
-          let kw = (k / C) % FW;
-          let kh = k / (C * FW);
+          let s = index / ${threadsPerSplit};
+          let k = index - s * ${threadsPerSplit};
+          let ci = k % (C / ${lanes});
+          let kw = (k / (C / ${lanes})) % FW;
+          let kh = k / ((C / ${lanes}) * FW);
           let first = s * ${run};
           let last = min(first + ${run}, ${pixels});
           var ow = first % OW;
           var oh = (first / OW) % OH;
           var n = first / (OW * OH);
-          ${accumulators(outChannels)}
+          ${eachChannel(outChannels, (c) => `var acc${c} = ${zero};`)}
           for (var m = first; m < last; m++) {
             let ih = oh * SH + kh - PT;
             let iw = ow * SW + kw - PL;
             if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-              let xv = x[((n * H + ih) * W + iw) * C + ci];
-              ${eachChannel(outChannels, (c) => `acc${c} = fma(xv, dy[m * N + ${c}], acc${c});`)}
+              let xv = x[((n * H + ih) * W + iw) * (C / ${lanes}) + ci];
+              ${eachChannel(outChannels, (c) => `acc${c} = fma(xv, ${lanes === 4 ? `vec4<f32>(dy[m * N + ${c}])` : `dy[m * N + ${c}]`}, acc${c});`)}
             }
             ow++;
             if (ow == OW) {
@@ -163,15 +240,20 @@ export function narrowFilterGradientPartials(
               if (oh == OH) { oh = 0; n++; }
             }
           }
-          ${eachChannel(outChannels, (c) => `setOutputAtIndex(index * N + ${c}, acc${c});`)}`,
-    { outputsPerThread: outChannels },
+          ${
+            lanes === 4
+              ? Array.from({ length: 4 }, (_, j) => eachChannel(outChannels, (c) => `setOutputAtIndex((index * 4 + ${j}) * N + ${c}, acc${c}[${j}]);`)).join('\n          ')
+              : eachChannel(outChannels, (c) => `setOutputAtIndex(index * N + ${c}, acc${c});`)
+          }`,
+    { outputsPerThread: outChannels * lanes, variableComponents: [lanes, 1] },
   );
   return backend.runWebGPUProgram(program, [x, dy], 'float32');
 }
 
 /** Whether the grid of a narrow filter gradient fits the device. */
-export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number): boolean {
-  const threads = splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number, blocked = false): boolean {
+  if (blocked && !narrowBlockedFilterApplies(convInfo)) return false;
+  const threads = (splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / (blocked ? 4 : 1);
   return elementwiseFits(backend, threads);
 }
 
