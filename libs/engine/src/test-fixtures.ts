@@ -115,6 +115,7 @@ export const SUB_PIXEL_CASES: UpsampleConvCase[] = [
   { batch: 1, size: [1, 1], inChannels: 4, outChannels: 4, scale: 2 },
   { batch: 4, size: [8, 8], inChannels: 16, outChannels: 12, scale: 2 },
   { batch: 2, size: [4, 5], inChannels: 6, outChannels: 7, scale: 3 },
+  { batch: 2, size: [3, 4], inChannels: 4, outChannels: 8, scale: 3 },
   { batch: 1, size: [1, 1], inChannels: 2, outChannels: 3, scale: 3 },
   { batch: 2, size: [3, 3], inChannels: 5, outChannels: 4, scale: 4 },
 ];
