@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ElementwiseProgram } from './elementwise-program';
+import { ElementwiseProgram, storeVec4 } from './elementwise-program';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
@@ -17,22 +17,26 @@ export const ACTIVATION_GRAD_KERNEL = 'FaceganActivationGrad';
 /** 'rectifier': LeakyRelu (α) and Relu (α = 0); 'square': Square. */
 export type ActivationGradKind = 'rectifier' | 'square';
 
-const GRADIENT: Record<ActivationGradKind, string> = {
-  rectifier: 'select(g * uniforms.alpha, g, x[index] > 0.0)',
-  square: 'g * (x[index] * 2.0)',
+const GRADIENT: Record<ActivationGradKind, (zero: string) => string> = {
+  rectifier: (zero) => `select(g * uniforms.alpha, g, x[index] > ${zero})`,
+  square: () => 'g * (x[index] * 2.0)',
 };
 
 function activationGradWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; x: tf.TensorInfo }>): tf.TensorInfo {
   const { dy, x } = args.inputs;
   const { alpha, kind } = args.attrs as unknown as { alpha: number; kind: ActivationGradKind };
+  // 4 elements a thread (vec4 loads) where the size allows
+  const vectorized = tf.util.sizeFromShape(x.shape) % 4 === 0;
+  const gradient = GRADIENT[kind](vectorized ? 'vec4<f32>(0.0)' : '0.0');
   const program = new ElementwiseProgram(
     ['dy', 'x'],
     x.shape,
-    `faceganActivationGrad_${kind}`,
+    `faceganActivationGrad_${kind}${vectorized ? '_vec4' : ''}`,
     'alpha : f32,',
     `let g = dy[index];
           _ = uniforms.alpha;
-          result[index] = ${GRADIENT[kind]};`,
+          ${vectorized ? storeVec4(`(${gradient})`) : `result[index] = ${gradient};`}`,
+    vectorized ? { variableComponents: [4, 4], outputsPerThread: 4 } : {},
   );
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, [dy, x], 'float32', [{ type: 'float32', data: [alpha] }]);
 }

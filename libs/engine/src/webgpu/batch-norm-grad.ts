@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_TRAIN_GRAD, BATCH_VARIANCE, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ElementwiseProgram } from './elementwise-program';
+import { ElementwiseProgram, storeVec4 } from './elementwise-program';
 import { batchNormGradSums, batchVariance } from './reduce';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
@@ -26,28 +26,32 @@ export const BATCH_NORM_GRAD_X_KERNEL = 'FaceganBatchNormGradX';
 export type BatchNormGradVector = 'mean' | 'variance' | 'scale' | 'offset';
 const VECTOR_FORMULA: Record<BatchNormGradVector, string> = {
   mean: '-scale[c] * r * sums[c]',
-  variance: '-0.5 * scale[c] * r * r * r * sums[channels + c]',
-  scale: 'r * sums[channels + c]',
+  variance: '-0.5 * scale[c] * r * r * r * sums[second + c]',
+  scale: 'r * sums[second + c]',
   offset: 'sums[c]',
 };
 
 /**
- * A per-channel program over a channels-last `shape`: `expression` may use c (the channel), r = 1/√(σ² + ε)
- * and, with `count`, uniforms.count (the values per channel).
+ * A per-channel program over a channels-last `shape`: `expression` may use c (the channel), r = 1/√(σ² + ε),
+ * sums[second + c] (the second row of a [2, C] input) and, with `count`, uniforms.count (the values per channel).
+ * Where the channel count is a multiple of 4, a thread computes 4 channels as vec4s (c then indexes vec4s).
  */
 function channelProgram(variableNames: string[], shape: number[], key: string, expression: string, count = false): ElementwiseProgram {
+  const vectorized = shape[shape.length - 1] % 4 === 0;
   return new ElementwiseProgram(
     variableNames,
     shape,
-    key,
+    `${key}${vectorized ? '_vec4' : ''}`,
     `channels : i32, varianceEpsilon : f32,${count ? ' count : f32,' : ''}`,
     // Every input is bound: with layout 'auto' an unused one would leave the pipeline without
     // its binding, the bind group invalid and the whole submit dropped.
     `${variableNames.map((name) => `_ = ${name}[0];`).join(' ')}
-          let channels = uniforms.channels;
+          let channels = uniforms.channels${vectorized ? ' / 4' : ''};
+          let second = channels;
           let c = index % channels;
           let r = inverseSqrt(variance[c] + uniforms.varianceEpsilon);
-          result[index] = ${expression};`,
+          ${vectorized ? storeVec4(`(${expression})`) : `result[index] = ${expression};`}`,
+    vectorized ? { variableComponents: variableNames.map(() => 4), outputsPerThread: 4 } : {},
   );
 }
 
@@ -101,7 +105,7 @@ function batchNormTrainGradWebGpu(
       ['dy', 'x', 'mean', 'variance', 'scale', 'sums'],
       x.shape,
       'faceganBatchNormTrainGradX',
-      `scale[c] * r * (dy[index] - sums[c] / uniforms.count - (x[index] - mean[c]) * r * r * sums[channels + c] / uniforms.count)`,
+      `scale[c] * r * (dy[index] - sums[c] / uniforms.count - (x[index] - mean[c]) * r * r * sums[second + c] / uniforms.count)`,
       true,
     );
     const dx = backend.runWebGPUProgram(dxProgram, [dy, x, mean, variance, scale, sums], 'float32', [

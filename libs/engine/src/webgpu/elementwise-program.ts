@@ -62,3 +62,11 @@ function workgroupsFor(threads: number): number {
 export function elementwiseFits(backend: WebGPUBackend, threads: number): boolean {
   return workgroupsFor(threads) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
 }
+
+/**
+ * WGSL that stores vec4 `value` as outputs index·4 … index·4 + 3: the body of a program with outputsPerThread 4
+ * whose inputs are read as vec4s (variableComponents 4), 4 channels a thread where the channel count allows.
+ */
+export function storeVec4(value: string): string {
+  return ['x', 'y', 'z', 'w'].map((lane, j) => `setOutputAtIndex(index * 4 + ${j}, ${value}.${lane});`).join(' ');
+}

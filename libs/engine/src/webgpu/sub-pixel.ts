@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { PHASE_DEINTERLEAVE, PHASE_INTERLEAVE, phaseGroup, SUB_PIXEL_FILTER, SUB_PIXEL_FILTER_GRAD, type PhaseGroup } from '@facegan/model';
-import { ElementwiseProgram } from './elementwise-program';
+import { ElementwiseProgram, storeVec4 } from './elementwise-program';
 import { webGpuKernel } from './webgpu-kernel';
 
 /**
@@ -71,10 +71,6 @@ function subPixelKernel(
  * instead of four scalar ones (the first coordinates of such a thread's output lie on a multiple of 4).
  */
 const VEC4_OPTIONS = { variableComponents: [4], outputsPerThread: 4 };
-
-function storeVec4(value: string): string {
-  return ['x', 'y', 'z', 'w'].map((lane, j) => `setOutputAtIndex(index * 4 + ${j}, ${value}.${lane});`).join(' ');
-}
 
 /** filter [3, 3, ci, co] -> group g's [kh, kw, ci, phases·co]. */
 export const subPixelFilterWebGpuKernel = subPixelKernel(
