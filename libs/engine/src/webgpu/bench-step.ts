@@ -128,6 +128,8 @@ interface BenchResult {
   /** One profiled step: kernel GPU ms in all, kernel calls, and the top kernels. */
   profile?: { kernelMs: number; kernelCalls: number; dispatches: number };
   topKernels?: Array<{ name: string; ms: number; calls: number }>;
+  /** The same step's kernels by name and shapes (inputs -> output), the 40 costliest: which layer to work on. */
+  topCalls?: Array<{ kernel: string; ms: number; calls: number }>;
 }
 
 const LATENT_DIM = 100;
@@ -346,28 +348,36 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
 }
 
 /** One step under tf.profile: GPU time per kernel (timestamp queries) where the adapter has them. */
-async function profileStep(step: () => Promise<unknown>): Promise<Pick<BenchResult, 'profile' | 'topKernels'>> {
+async function profileStep(step: () => Promise<unknown>): Promise<Pick<BenchResult, 'profile' | 'topKernels' | 'topCalls'>> {
   const dispatchesBefore = dispatchCount();
   const profile = await tf.profile(async () => {
     await step();
   });
   const byName = new Map<string, { ms: number; calls: number }>();
+  const byCall = new Map<string, { ms: number; calls: number }>();
+  const add = (map: Map<string, { ms: number; calls: number }>, key: string, ms: number) => {
+    const entry = map.get(key) ?? { ms: 0, calls: 0 };
+    entry.ms += ms;
+    entry.calls += 1;
+    map.set(key, entry);
+  };
   let kernelMs = 0;
   for (const kernel of profile.kernels) {
     const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
     kernelMs += ms;
-    const entry = byName.get(kernel.name) ?? { ms: 0, calls: 0 };
-    entry.ms += ms;
-    entry.calls += 1;
-    byName.set(kernel.name, entry);
+    add(byName, kernel.name, ms);
+    const shapes = (list: number[][] | undefined) => (list ?? []).map((shape) => (shape ?? []).join('x')).join(',');
+    add(byCall, `${kernel.name} ${shapes(kernel.inputShapes)} -> ${shapes(kernel.outputShapes)}`, ms);
   }
-  const topKernels = [...byName.entries()]
-    .map(([name, { ms, calls }]) => ({ name, ms: round(ms, 2), calls }))
-    .sort((a, b) => b.ms - a.ms)
-    .slice(0, 16);
+  const top = (map: Map<string, { ms: number; calls: number }>, count: number) =>
+    [...map.entries()]
+      .map(([name, { ms, calls }]) => ({ name, ms: round(ms, 2), calls }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, count);
   return {
     profile: { kernelMs: round(kernelMs, 1), kernelCalls: profile.kernels.length, dispatches: dispatchCount() - dispatchesBefore },
-    topKernels,
+    topKernels: top(byName, 16),
+    topCalls: top(byCall, 40).map(({ name, ms, calls }) => ({ kernel: name, ms, calls })),
   };
 }
 
@@ -429,6 +439,8 @@ async function main(): Promise<void> {
         `\n${result.impl}: kernels of one profiled step (GPU ms, calls); in all ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} kernel calls, ${p.dispatches} dispatches`,
       );
       for (const k of result.topKernels) console.log(`  ${k.name.padEnd(28)} ${k.ms.toFixed(2).padStart(10)}  ${k.calls}`);
+      console.log('  by shapes (inputs -> output):');
+      for (const k of result.topCalls ?? []) console.log(`  ${k.ms.toFixed(2).padStart(8)} ${String(k.calls).padStart(4)}  ${k.kernel}`);
     }
   }
   console.log(`\n${table(results)}`);

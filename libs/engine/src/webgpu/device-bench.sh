@@ -21,6 +21,7 @@
 # ALT_DAWN_FLAGS (default empty: skipped): the project variant once more at each size, in a process with
 # FACEGAN_DAWN_FLAGS set to that; a blank (' ') gives Dawn's own defaults (robustness and validation on), against
 # the project's DEFAULT_DAWN_FLAGS (dawn.ts; measured on the H200 on 2026-11-27: 41.5 → 39.1 ms a step at 64 px).
+# QUEUE_STEP (default 1; 0 skips): queue-step-bench at each size, the CPU time to queue a step with no GPU work.
 # ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
 # Expected ≈ 3.5–4.5 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
@@ -53,9 +54,9 @@ bench() { # seconds allowed, name, then bench-step.mjs arguments
 }
 
 for size in $sizes; do
-  # One profiled step at the first size only: it says which kernel to work on next.
+  # One profiled step at the first size (PROFILE=all: at every size): it says which kernel to work on next.
   profile=""
-  [ "$size" = "$first" ] && profile="--profile"
+  { [ "$size" = "$first" ] || [ "${PROFILE:-first}" = all ]; } && profile="--profile"
   bench 190 "$size" --resolution "$size" --variants "$variants" $profile
 done
 echo "== PyTorch" >&2
@@ -70,6 +71,17 @@ timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$bat
   > "$out/trainer.log" 2> "$out/trainer.err"
 echo "   exit $?" >&2
 grep '^{' "$out/trainer.log" >> "$results"
+
+if [ "${QUEUE_STEP:-1}" = 1 ]; then
+  # The CPU's share alone: queueing the trainer's step with queue.submit stubbed (the GEMMs untuned: compiling
+  # every candidate again would cost a minute, and the plans change a handful of dispatches).
+  echo "== CPU time to queue one step of the trainer, the GPU taken out (queue-step-bench)" >&2
+  for size in $sizes; do
+    FACEGAN_GEMM_AUTOTUNE=0 timeout 90 node .device/queue-step-bench.mjs --resolution "$size" --width "$width" --batch "$batch" --steps 12 \
+      > "$out/queue-$size.log" 2> "$out/queue-$size.err"
+    echo "   $size px: exit $? $(grep '^{' "$out/queue-$size.log")" >&2
+  done
+fi
 
 if [ -n "$alt_dawn" ]; then
   for size in $sizes; do

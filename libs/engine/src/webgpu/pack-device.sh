@@ -25,5 +25,7 @@ bundle() { # entry, output
 bundle libs/engine/src/webgpu/bench-step.ts .device/bench-step.mjs
 # the engine's own trainer, as runner:bench --backend webgpu times it
 bundle libs/engine/src/bench/trainer-bench-main.ts .device/trainer-bench.mjs
+# the CPU's share of that step, with the GPU taken out
+bundle libs/engine/src/bench/queue-step-bench.ts .device/queue-step-bench.mjs
 
-du -sh .device .device/bench-step.mjs .device/trainer-bench.mjs
+du -sh .device .device/bench-step.mjs .device/trainer-bench.mjs .device/queue-step-bench.mjs
