@@ -67,9 +67,9 @@ type Variant =
   | 'v2-large'
   | 'project'
   | 'project-nocache'
-  | 'project-vec4'
+  | 'project-scalar'
   | 'project-prefetch'
-  | 'project-vec4-prefetch'
+  | 'project-scalar-prefetch'
   | 'project-autotune';
 const VARIANTS: Variant[] = [
   'stock',
@@ -78,9 +78,9 @@ const VARIANTS: Variant[] = [
   'v2-large',
   'project',
   'project-nocache',
-  'project-vec4',
+  'project-scalar',
   'project-prefetch',
-  'project-vec4-prefetch',
+  'project-scalar-prefetch',
   'project-autotune',
 ];
 
@@ -204,7 +204,7 @@ async function benchVariant(variant: Variant, options: BenchOptions, device: str
   // project-*: the engine's configuration with the convolution GEMMs' candidate options (not yet measured on a GPU)
   const engineLike = variant.startsWith('project');
   setGemmTileLimit(variant === 'v2-large' || engineLike ? 8 : 4);
-  setGemmVectorTiles(variant.includes('vec4'));
+  setGemmVectorTiles(!variant.includes('scalar'));
   setGemmPrefetch(variant.includes('prefetch'));
   clearGemmTuning(); // every variant starts untuned; project-autotune tunes in its first step
   const backend = tf.backend() as WebGPUBackend;

@@ -105,7 +105,7 @@ describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropFilter implic
     setGemmDoubleBuffer(double);
   });
   afterAll(() => {
-    setGemmVectorTiles(false);
+    setGemmVectorTiles(true);
     setGemmPrefetch(false);
     setGemmDoubleBuffer(false);
   });

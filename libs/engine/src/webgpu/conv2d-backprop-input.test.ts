@@ -97,7 +97,7 @@ describe.skipIf(!webGpu.available).each(GEMM_MODES)(`Conv2DBackpropInput implici
     setGemmDoubleBuffer(double);
   });
   afterAll(() => {
-    setGemmVectorTiles(false);
+    setGemmVectorTiles(true);
     setGemmPrefetch(false);
     setGemmDoubleBuffer(false);
   });

@@ -56,7 +56,7 @@ describe.skipIf(!webGpu.available)(`FusedConv2D and Conv2D implicit GEMM on webg
 
   afterAll(() => {
     setGemmTileLimit(8);
-    setGemmVectorTiles(false);
+    setGemmVectorTiles(true);
     setGemmPrefetch(false);
     setGemmDoubleBuffer(false);
   });

@@ -2,7 +2,7 @@
 # Runs on the lent GPU machine, from the project root, after `source .device/prelude.sh`
 # (see pack-device.sh): the WebGPU training-step benchmark (by default v2-large, version 2 with the forward
 # GEMM and 128×128 tiles, measured on 2026-11-26; project, what the engine trains with now; and project with
-# the convolution GEMMs autotuned per convolution, and with vec4 workgroup tiles everywhere; one process per size) and
+# the convolution GEMMs autotuned per convolution, and with scalar workgroup tiles everywhere; one process per size) and
 # the engine's own trainer (facegan-trainer-webgpu) and PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
@@ -12,10 +12,11 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v2-large,project,project-nocache,project-autotune,project-vec4; project-nocache is project without
+# VARIANTS (default v2-large,project,project-nocache,project-autotune,project-scalar; project-nocache is project without
 # the dispatch caches (dispatch-cache.ts: the CPU time to queue a step, the "queue" column); project-autotune times every GEMM variant per
 # convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and GFLOP/s per
-# convolution, chosen against default) in tfjs-<size>.err; project-prefetch and project-vec4-prefetch fix one
+# convolution, chosen against default) in tfjs-<size>.err; project-scalar (vec4 tiles are the default since
+# 2026-11-27), project-prefetch and project-scalar-prefetch fix one
 # candidate for every convolution (the table says more, per layer); v1 and v2 are the older
 # rounds; add stock to re-measure tfjs as shipped: +40 s at 64 px, +60 s at 96);
 # ALT_DAWN_FLAGS (default empty: skipped): the project variant once more at each size, in a process with
@@ -35,7 +36,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v2-large,project,project-nocache,project-autotune,project-vec4}
+variants=${VARIANTS:-v2-large,project,project-nocache,project-autotune,project-scalar}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-}
 out=${OUT:-$(mktemp -d)}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, initWebGpu, planBackpropFilter, setGemmDoubleBuffer, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
+import { backpropFilterGemm, backpropInputGemm, forwardConvGemm, gemmTileLimit, gemmVectorTiles, initWebGpu, planBackpropFilter, setGemmDoubleBuffer, setGemmPrefetch, setGemmTileLimit, setGemmVectorTiles } from './index';
 import { gemmTileKey } from './conv-gemm';
 import { planTile } from './gemm-tiles';
 import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests, GEMM_MODES } from './test-support';
@@ -13,7 +13,7 @@ describe('planTile', () => {
 
   it('stays at 4×4 with the limit at 4', () => {
     setGemmTileLimit(4);
-    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: false, prefetch: false });
+    expect(planTile(524288, 128)).toEqual({ rowsPerThread: 4, colsPerThread: 4, vector: true, prefetch: false });
     expect(planBackpropFilter(1152, 128, 1000)).toMatchObject({ rowsPerThread: 4, colsPerThread: 4 });
   });
 
@@ -27,8 +27,10 @@ describe('planTile', () => {
     expect(planBackpropFilter(1152, 128, 100000)).toMatchObject({ rowsPerThread: 8, colsPerThread: 8 });
   });
 
-  it('plans vec4 tiles only when asked, and only where both counts are multiples of 4; prefetch when asked', () => {
+  it('plans vec4 tiles by default, and only where both counts are multiples of 4; scalar ones when asked; prefetch when asked', () => {
     setGemmTileLimit(8);
+    expect(gemmVectorTiles()).toBe(true);
+    setGemmVectorTiles(false);
     expect(planTile(524288, 128).vector).toBe(false);
     setGemmVectorTiles(true);
     try {
@@ -46,7 +48,7 @@ describe('planTile', () => {
       expect(planTile(524288, 128)).toMatchObject({ double: true, prefetch: true });
       expect(gemmTileKey(planTile(524288, 128))).toBe('8_8_v4_pf_db');
     } finally {
-      setGemmVectorTiles(false);
+      setGemmVectorTiles(true);
       setGemmPrefetch(false);
       setGemmDoubleBuffer(false);
     }
@@ -68,7 +70,7 @@ describe.skipIf(!webGpu.available).each(GEMM_MODES)(`convolution GEMMs with 8×8
   });
   afterAll(() => {
     setGemmTileLimit(8);
-    setGemmVectorTiles(false);
+    setGemmVectorTiles(true);
     setGemmPrefetch(false);
     setGemmDoubleBuffer(false);
   });
