@@ -101,11 +101,17 @@ export interface GemmVariant {
    * row a thread; filter gradient: 4 input channels a thread, read as a vec4).
    */
   blocked?: boolean;
+  /**
+   * Narrow forward only: the convolution as a 1×1 GEMM from x's channels to every filter tap's outputs (a tiled
+   * GEMM with N = taps × outChannels, coalesced reads of x), then a sum over the taps (narrow-conv.ts).
+   */
+  taps?: boolean;
 }
 
 /** The variant that stands for narrow-conv.ts's kernels among the tuning candidates. */
 export const NARROW_VARIANT: GemmVariant = { large: false, vector: false, prefetch: false, narrow: true };
 export const NARROW_BLOCKED_VARIANT: GemmVariant = { ...NARROW_VARIANT, blocked: true };
+export const NARROW_TAPS_VARIANT: GemmVariant = { ...NARROW_VARIANT, taps: true };
 
 /** Whether a variant allows 8 outputs per thread along M (rows) and N (columns). */
 export function largeAlong(variant: GemmVariant): { rows: boolean; cols: boolean } {

@@ -26,11 +26,12 @@ import {
   type GemmTile,
   type GemmVariant,
   NARROW_BLOCKED_VARIANT,
+  NARROW_TAPS_VARIANT,
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
-import { NARROW_MAX_CHANNELS, narrowBlockedForwardApplies, narrowForwardConv, narrowForwardFits } from './narrow-conv';
+import { NARROW_MAX_CHANNELS, narrowBlockedForwardApplies, narrowForwardConv, narrowForwardFits, narrowTapsForwardConv, narrowTapsForwardFits } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -226,14 +227,21 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
     return {
       flops: convFlops(convInfo),
       inputShapes: [args.x.shape, args.filter.shape, ...(args.bias ? [args.bias.shape] : [])],
-      plan: (v) => (v?.narrow ? `narrow ${v.blocked === true}` : planForward(convInfo, v)),
-      fits: (v) => (v.narrow ? narrowForwardFits(backend, convInfo, v.blocked) : dispatchFits(backend, planForward(convInfo, v).dispatch)),
+      plan: (v) => (v?.narrow ? `narrow ${v.blocked === true} ${v.taps === true}` : planForward(convInfo, v)),
+      fits: (v) => narrowOrTiledFits(backend, convInfo, v),
       extraCandidates:
-        convInfo.outChannels > NARROW_MAX_CHANNELS ? [] : narrowBlockedForwardApplies(convInfo) ? [NARROW_VARIANT, NARROW_BLOCKED_VARIANT] : [NARROW_VARIANT],
+        convInfo.outChannels > NARROW_MAX_CHANNELS
+          ? []
+          : [NARROW_VARIANT, ...(narrowBlockedForwardApplies(convInfo) ? [NARROW_BLOCKED_VARIANT] : []), NARROW_TAPS_VARIANT],
       run: (b, [x, filter, bias], v) => forwardConvGemm(b, { x, filter, bias, strides, pad, dimRoundingMode }, v),
     };
   });
   const chosen = variant ?? tunedGemmVariant(key);
+  if (chosen?.narrow && chosen.taps) {
+    // the 1×1 GEMM runs in its own tuned or default plan
+    const tapsGemm = (x: tf.TensorInfo, filter: tf.TensorInfo) => forwardConvGemm(backend, { x, filter, strides: 1, pad: 'valid' });
+    return narrowTapsForwardConv(backend, convInfo, args.x, args.filter, args.bias, tapsGemm);
+  }
   if (chosen?.narrow) return narrowForwardConv(backend, convInfo, args.x, args.filter, args.bias, chosen.blocked);
   const plan = planForward(convInfo, chosen);
   const uniforms = [
@@ -244,6 +252,13 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
   ];
   const inputs = args.bias ? [args.x, args.filter, args.bias] : [args.x, args.filter];
   return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo, hasBias), inputs, 'float32', uniforms);
+}
+
+/** Whether the variant's grid fits the device: a narrow kernel's, or the tiled GEMM's (in the default plan when undefined). */
+function narrowOrTiledFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, variant: GemmVariant | undefined): boolean {
+  if (variant?.narrow && variant.taps) return narrowTapsForwardFits(backend, convInfo);
+  if (variant?.narrow) return narrowForwardFits(backend, convInfo, variant.blocked);
+  return dispatchFits(backend, planForward(convInfo, variant).dispatch);
 }
 
 function forwardProblemKey(convInfo: tf.backend_util.Conv2DInfo, hasBias: boolean): string {
@@ -275,7 +290,7 @@ export function forwardConvGemmKernel(fallback: tf.KernelConfig | undefined, ker
     if (!covered) return undefined;
     const convInfo = forwardConvInfo(args);
     const tuned = tunedGemmVariant(forwardProblemKey(convInfo, bias !== undefined));
-    if (tuned?.narrow ? !narrowForwardFits(backend, convInfo, tuned.blocked) : !dispatchFits(backend, planForward(convInfo, tuned).dispatch)) return undefined;
+    if (!narrowOrTiledFits(backend, convInfo, tuned)) return undefined;
     return forwardConvGemm(backend, args);
   });
 }

@@ -114,7 +114,7 @@ export function gemmTuning(): Array<{ key: string; variant: GemmVariant }> {
 /** Sets tuned choices (e.g. read from a file); clearGemmTuning() to drop them all. */
 export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant }>): void {
   for (const { key, variant } of entries) {
-    const { large, vector, prefetch, shape, splitScale, specialize, narrow, blocked, double } = variant;
+    const { large, vector, prefetch, shape, splitScale, specialize, narrow, blocked, taps, double } = variant;
     tuned.set(key, {
       large,
       vector,
@@ -124,6 +124,7 @@ export function setGemmTuning(entries: Array<{ key: string; variant: GemmVariant
       ...(specialize ? { specialize } : {}),
       ...(narrow ? { narrow } : {}),
       ...(narrow && blocked ? { blocked } : {}),
+      ...(narrow && taps ? { taps } : {}),
       ...(double ? { double } : {}),
     });
   }
@@ -165,6 +166,7 @@ export function loadGemmTuning(file: string): number {
       (e.variant.specialize === undefined || typeof e.variant.specialize === 'boolean') &&
       (e.variant.narrow === undefined || typeof e.variant.narrow === 'boolean') &&
       (e.variant.blocked === undefined || typeof e.variant.blocked === 'boolean') &&
+      (e.variant.taps === undefined || typeof e.variant.taps === 'boolean') &&
       (e.variant.double === undefined || typeof e.variant.double === 'boolean'),
   );
   setGemmTuning(entries);
@@ -356,7 +358,9 @@ export function gemmTuningTotals(results: GemmTuningResult[]): { ms: number; def
 export function formatGemmTuning(results: GemmTuningResult[]): string {
   const name = (v: GemmVariant) =>
     v.narrow
-      ? `narrow (untiled${v.blocked ? ', blocked' : ''})`
+      ? v.taps
+        ? 'narrow (1x1 GEMM to the taps + tap sum)'
+        : `narrow (untiled${v.blocked ? ', blocked' : ''})`
       : [v.large ? 'large' : 'medium', v.shape ?? '', v.vector ? 'vec4' : 'scalar', v.double ? 'double' : v.prefetch ? 'prefetch' : '', v.splitScale ? `splits×${v.splitScale}` : '', v.specialize ? 'const' : '']
       .filter(Boolean)
       .join('+');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NARROW_BLOCKED_VARIANT, NARROW_VARIANT, type GemmVariant } from './conv-gemm';
+import { NARROW_BLOCKED_VARIANT, NARROW_TAPS_VARIANT, NARROW_VARIANT, type GemmVariant } from './conv-gemm';
 import { backpropFilterGemm, backpropInputGemm, clearGemmTuning, forwardConvGemm, initWebGpu, recordGemmProblems, setGemmTuning } from './index';
 import { convOutSize, gemmTolerance, maxAbsDifference, programsRun, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
@@ -25,6 +25,7 @@ const CASES = [
 ].flatMap((c) => [
   { ...c, variant: NARROW_VARIANT as GemmVariant, kernels: 'one output' },
   { ...c, variant: NARROW_BLOCKED_VARIANT, kernels: 'blocked' },
+  { ...c, variant: NARROW_TAPS_VARIANT, kernels: 'taps (forward: a 1x1 GEMM, then the tap sum)' },
 ]);
 
 describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $name, $kernels ${webGpu.skipReason}`, ({ x: shape, co, stride, pad, bias, variant }) => {
@@ -52,6 +53,7 @@ describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $nam
     });
     const blockedApplies = variant.blocked === true && xShape[3] % 4 === 0 && dyShape[2] % 4 === 0;
     expect(programs.some((key) => key.startsWith('faceganNarrowBlockedForwardConv_'))).toBe(blockedApplies);
+    expect(programs.some((key) => key.startsWith('faceganNarrowTapsSum_'))).toBe(variant.taps === true);
     expect(got.length).toBe(reference.length);
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(9 * xShape[3], reference));
   });
@@ -130,16 +132,16 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
       tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, filter])),
     );
     for (const t of [...result, x, filter]) t.dispose();
-    const label = (v: GemmVariant) => (v.narrow ? (v.blocked ? 'blocked' : 'narrow') : 'tiled');
+    const label = (v: GemmVariant) => (v.narrow ? (v.taps ? 'taps' : v.blocked ? 'blocked' : 'narrow') : 'tiled');
     return Object.fromEntries(problems.map((p) => [p.key.split(' ')[0], (p.extraCandidates ?? []).map(label)]));
   };
 
   it('for the forward convolution and filter gradient of at most 4 output channels, the input gradient of at most 4 input channels', () => {
-    expect(candidatesFor(3)).toEqual({ forward: ['narrow'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
+    expect(candidatesFor(3)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
     // rows of 8 output pixels: the blocked forward kernel too
-    expect(candidatesFor(3, 8, 8)).toEqual({ forward: ['narrow', 'blocked'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
+    expect(candidatesFor(3, 8, 8)).toEqual({ forward: ['narrow', 'blocked', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
     // 6 input channels: no vec4 reads, no blocked kernels
-    expect(candidatesFor(3, 6, 8)).toEqual({ forward: ['narrow'], 'backprop-input': [], 'backprop-filter': ['narrow'] });
+    expect(candidatesFor(3, 6, 8)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow'] });
     expect(candidatesFor(8)).toEqual({ forward: [], 'backprop-input': [], 'backprop-filter': [] });
     // the input gradient's N is the input channels
     expect(candidatesFor(8, 3)).toEqual({ forward: [], 'backprop-input': ['narrow'], 'backprop-filter': [] });
@@ -148,6 +150,7 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
   it.each([
     { variant: NARROW_VARIANT, program: 'faceganNarrowForwardConv_' },
     { variant: NARROW_BLOCKED_VARIANT, program: 'faceganNarrowBlockedForwardConv_' },
+    { variant: NARROW_TAPS_VARIANT, program: 'faceganNarrowTapsSum_' },
   ])('chosen by the tuning, it is what the kernels run from then on ($program)', async ({ variant, program }) => {
     const x = tf.randomNormal([2, 6, 8, 8]);
     const filter = tf.randomNormal([3, 3, 8, 3]);

@@ -172,6 +172,79 @@ function blockedForwardProgram(convInfo: tf.backend_util.Conv2DInfo, hasBias: bo
   );
 }
 
+/** Columns of the taps GEMM's output: taps × outChannels, rounded up to a multiple of 4 (vec4 tiles). */
+function tapColumns(convInfo: tf.backend_util.Conv2DInfo): number {
+  return Math.ceil((convInfo.filterHeight * convInfo.filterWidth * convInfo.outChannels) / 4) * 4;
+}
+
+/** Whether the taps form fits the device (the GEMM's own plan is checked where it runs). */
+export function narrowTapsForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return elementwiseFits(backend, tf.util.sizeFromShape(convInfo.outShape));
+}
+
+/**
+ * y = conv(x, filter) (+ bias) for outChannels ≤ NARROW_MAX_CHANNELS as z = x · W' (a 1×1 convolution, run by
+ * `gemm`: the project's tiled GEMM, whose workgroups read x's channels coalesced, which the one-thread-per-pixel
+ * kernels do not: their neighbouring threads read pixels 512 bytes apart), W'[ci, t·N + c] = W[t, ci, c], so that
+ * z holds each input pixel's contribution to every tap's outputs; then y[p, c] = Σ over the taps t of
+ * z[p + t, t·N + c] (+ bias), one thread per output.
+ */
+export function narrowTapsForwardConv(
+  backend: WebGPUBackend,
+  convInfo: tf.backend_util.Conv2DInfo,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  gemm: (x: tf.TensorInfo, filter: tf.TensorInfo) => tf.TensorInfo,
+): tf.TensorInfo {
+  const { inChannels: channels, outChannels, filterHeight, filterWidth } = convInfo;
+  const taps = filterHeight * filterWidth;
+  const columns = tapColumns(convInfo);
+  const tapFilter = new ElementwiseProgram(
+    ['W'],
+    [1, 1, channels, columns],
+    `faceganNarrowTapsFilter_${channels}_${outChannels}_${taps}`,
+    '',
+    `let ci = index / ${columns};
+          let j = index - ci * ${columns};
+          var value = 0.0;
+          if (j < ${taps * outChannels}) {
+            let t = j / ${outChannels};
+            value = W[(t * ${channels} + ci) * ${outChannels} + j - t * ${outChannels}];
+          }
+          setOutputAtIndex(index, value);`,
+  );
+  const weights = backend.runWebGPUProgram(tapFilter, [filter], 'float32');
+  const z = gemm(x, weights);
+  backend.disposeData(weights.dataId);
+  const tapSum = new ElementwiseProgram(
+    bias ? ['z', 'bias'] : ['z'],
+    convInfo.outShape,
+    `faceganNarrowTapsSum_${geometryKey(convInfo)}_${bias !== undefined}`,
+    '',
+    `${geometryConstants(convInfo)}
+          let c = index % N;
+          let m = index / N;
+          let ow = m % OW;
+          let oh = (m / OW) % OH;
+          let n = m / (OW * OH);
+          var acc = 0.0;
+          for (var kh = 0; kh < FH; kh++) {
+            let ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H) { continue; }
+            for (var kw = 0; kw < FW; kw++) {
+              let iw = ow * SW + kw - PL;
+              if (iw < 0 || iw >= W) { continue; }
+              acc = acc + z[((n * H + ih) * W + iw) * ${columns} + (kh * FW + kw) * N + c];
+            }
+          }
+          setOutputAtIndex(index, acc${bias ? ' + bias[c]' : ''});`,
+  );
+  const result = backend.runWebGPUProgram(tapSum, bias ? [z, bias] : [z], 'float32');
+  backend.disposeData(z.dataId);
+  return result;
+}
+
 /** Whether the blocked filter gradient can run this convolution (input channels read as vec4s). */
 export function narrowBlockedFilterApplies(convInfo: tf.backend_util.Conv2DInfo): boolean {
   return convInfo.inChannels % 4 === 0;
