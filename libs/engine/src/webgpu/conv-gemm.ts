@@ -102,8 +102,9 @@ export interface GemmVariant {
    */
   blocked?: boolean;
   /**
-   * Narrow forward only: the convolution as a 1×1 GEMM from x's channels to every filter tap's outputs (a tiled
-   * GEMM with N = taps × outChannels, coalesced reads of x), then a sum over the taps (narrow-conv.ts).
+   * Narrow only, forward and filter gradient: the convolution as a 1×1 GEMM from x's channels to every filter tap's
+   * outputs (a tiled GEMM with N = taps × outChannels, coalesced reads of x), then a sum over the taps; for dW,
+   * dy spread to the taps, the 1×1 filter gradient, then rearranged (narrow-conv.ts).
    */
   taps?: boolean;
 }

@@ -27,12 +27,13 @@ import {
   type GemmVariant,
   largeAlong,
   NARROW_BLOCKED_VARIANT,
+  NARROW_TAPS_VARIANT,
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { ElementwiseProgram } from './elementwise-program';
 import { gemmTileLimit, outputsAlong } from './gemm-tiles';
-import { NARROW_MAX_CHANNELS, narrowBlockedFilterApplies, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits } from './narrow-conv';
+import { NARROW_MAX_CHANNELS, narrowBlockedFilterApplies, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits, narrowTapsFilterFits, narrowTapsFilterGradient } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -255,20 +256,26 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
     return {
       flops: convFlops(convInfo),
       inputShapes: [x.shape, dy.shape],
-      plan: (v) => (v?.narrow ? `narrow ${v.blocked === true} ${narrowFilterSplits(convInfo, v.blocked)}` : planBackpropFilter(dimM, outChannels, dimK, splits, v)),
-      fits: (v) => !v.narrow || narrowFilterFits(backend, convInfo, narrowFilterSplits(convInfo, v.blocked), v.blocked),
+      plan: (v) =>
+        v?.narrow ? `narrow ${v.blocked === true} ${v.taps === true} ${narrowFilterSplits(convInfo, v.blocked)}` : planBackpropFilter(dimM, outChannels, dimK, splits, v),
+      fits: (v) =>
+        !v.narrow || (v.taps ? narrowTapsFilterFits(backend, convInfo) : narrowFilterFits(backend, convInfo, narrowFilterSplits(convInfo, v.blocked), v.blocked)),
       extraCandidates:
         outChannels > NARROW_MAX_CHANNELS || splits !== undefined
           ? []
-          : narrowBlockedFilterApplies(convInfo)
-            ? [NARROW_VARIANT, NARROW_BLOCKED_VARIANT]
-            : [NARROW_VARIANT],
+          : [NARROW_VARIANT, ...(narrowBlockedFilterApplies(convInfo) ? [NARROW_BLOCKED_VARIANT] : []), NARROW_TAPS_VARIANT],
       // once the code is chosen: a quarter or 4× the split-K count
       refinements: splits === undefined ? (best) => (best.narrow ? [] : [0.25, 4].map((splitScale) => ({ ...best, splitScale }))) : undefined,
       run: (b, [xAgain, dyAgain], v) => backpropFilterGemm(b, { x: xAgain, dy: dyAgain, filterShape, strides, pad, dimRoundingMode, splits }, v),
     };
   });
   const chosen = variant ?? tunedGemmVariant(key);
+  if (chosen?.narrow && chosen.taps) {
+    // the 1×1 filter gradient runs in its own tuned or default plan
+    const tapsGemm = (xAgain: tf.TensorInfo, d: tf.TensorInfo, shape: [number, number, number, number]) =>
+      backpropFilterGemm(backend, { x: xAgain, dy: d, filterShape: shape, strides: 1, pad: 'valid' });
+    return narrowTapsFilterGradient(backend, convInfo, x, dy, tapsGemm);
+  }
   if (chosen?.narrow) {
     const narrowSplits = narrowFilterSplits(convInfo, chosen.blocked);
     return sumPartials(backend, narrowFilterGradientPartials(backend, convInfo, x, dy, narrowSplits, chosen.blocked), filterShape);

@@ -25,7 +25,7 @@ const CASES = [
 ].flatMap((c) => [
   { ...c, variant: NARROW_VARIANT as GemmVariant, kernels: 'one output' },
   { ...c, variant: NARROW_BLOCKED_VARIANT, kernels: 'blocked' },
-  { ...c, variant: NARROW_TAPS_VARIANT, kernels: 'taps (forward: a 1x1 GEMM, then the tap sum)' },
+  { ...c, variant: NARROW_TAPS_VARIANT, kernels: 'taps (a 1x1 GEMM and the taps rearranged)' },
 ]);
 
 describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $name, $kernels ${webGpu.skipReason}`, ({ x: shape, co, stride, pad, bias, variant }) => {
@@ -83,9 +83,13 @@ describe.skipIf(!webGpu.available).each(CASES)(`narrow convolution kernels, $nam
         asTensor(backpropFilterGemm(backend(), { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape), filterShape, strides: stride, pad }, variant)),
       );
     });
-    const lanes = variant.blocked === true && xShape[3] % 4 === 0 ? 4 : 1;
-    expect(programs.filter((key) => key.startsWith('faceganNarrowFilterGrad_')).every((key) => key.endsWith(`_${lanes}`))).toBe(true);
-    expect(programs.some((key) => key.startsWith('faceganNarrowFilterGrad_'))).toBe(true);
+    if (variant.taps) {
+      expect(programs.some((key) => key.startsWith('faceganNarrowTapsSpread_'))).toBe(true);
+    } else {
+      const lanes = variant.blocked === true && xShape[3] % 4 === 0 ? 4 : 1;
+      expect(programs.filter((key) => key.startsWith('faceganNarrowFilterGrad_')).every((key) => key.endsWith(`_${lanes}`))).toBe(true);
+      expect(programs.some((key) => key.startsWith('faceganNarrowFilterGrad_'))).toBe(true);
+    }
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(gemmTolerance(tf.util.sizeFromShape(dyShape) / co, reference));
   });
 });
@@ -137,11 +141,11 @@ describe.skipIf(!webGpu.available)(`narrow kernels as tuning candidates ${webGpu
   };
 
   it('for the forward convolution and filter gradient of at most 4 output channels, the input gradient of at most 4 input channels', () => {
-    expect(candidatesFor(3)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
+    expect(candidatesFor(3)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked', 'taps'] });
     // rows of 8 output pixels: the blocked forward kernel too
-    expect(candidatesFor(3, 8, 8)).toEqual({ forward: ['narrow', 'blocked', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked'] });
+    expect(candidatesFor(3, 8, 8)).toEqual({ forward: ['narrow', 'blocked', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'blocked', 'taps'] });
     // 6 input channels: no vec4 reads, no blocked kernels
-    expect(candidatesFor(3, 6, 8)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow'] });
+    expect(candidatesFor(3, 6, 8)).toEqual({ forward: ['narrow', 'taps'], 'backprop-input': [], 'backprop-filter': ['narrow', 'taps'] });
     expect(candidatesFor(8)).toEqual({ forward: [], 'backprop-input': [], 'backprop-filter': [] });
     // the input gradient's N is the input channels
     expect(candidatesFor(8, 3)).toEqual({ forward: [], 'backprop-input': ['narrow'], 'backprop-filter': [] });

@@ -245,6 +245,73 @@ export function narrowTapsForwardConv(
   return result;
 }
 
+/** Whether the taps form of the filter gradient fits the device (one thread per input pixel, and per filter element). */
+export function narrowTapsFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
+  const pixels = convInfo.batchSize * convInfo.inHeight * convInfo.inWidth;
+  const filterSize = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels * convInfo.outChannels;
+  return elementwiseFits(backend, pixels) && elementwiseFits(backend, filterSize);
+}
+
+/**
+ * dW of a convolution with outChannels ≤ NARROW_MAX_CHANNELS in the taps form: d[q, t·N + c] = the dy that
+ * input pixel q meets through tap t (0 where none: the border, and between strides), so that
+ * dW'[ci, t·N + c] = Σ over q of x[q, ci]·d[q, t·N + c] is a 1×1 convolution's filter gradient, run by `gemm` (the
+ * project's tiled, split-K GEMM, reading x coalesced), then rearranged to [kh, kw, ci, co].
+ */
+export function narrowTapsFilterGradient(
+  backend: WebGPUBackend,
+  convInfo: tf.backend_util.Conv2DInfo,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  gemm: (x: tf.TensorInfo, d: tf.TensorInfo, filterShape: [number, number, number, number]) => tf.TensorInfo,
+): tf.TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels: channels, outChannels, filterHeight, filterWidth } = convInfo;
+  const taps = filterHeight * filterWidth;
+  const columns = tapColumns(convInfo);
+  // one thread per input pixel q = (n, ih, iw): its `columns` values
+  const spread = new ElementwiseProgram(
+    ['dy'],
+    [batchSize, inHeight, inWidth, columns],
+    `faceganNarrowTapsSpread_${geometryKey(convInfo)}`,
+    '',
+    `${geometryConstants(convInfo)}
+          let iw = index % W;
+          let ih = (index / W) % H;
+          let n = index / (W * H);
+          for (var t = 0; t < ${taps}; t++) {
+            let kh = t / FW;
+            let kw = t - kh * FW;
+            let th = ih + PT - kh;
+            let tw = iw + PL - kw;
+            let reached = th >= 0 && tw >= 0 && th % SH == 0 && tw % SW == 0 && th / SH < OH && tw / SW < OW;
+            let at = select(0, ((n * OH + th / SH) * OW + tw / SW) * N, reached);
+            for (var c = 0; c < N; c++) {
+              setOutputAtIndex(index * ${columns} + t * N + c, select(0.0, dy[at + c], reached));
+            }
+          }
+          for (var j = ${taps * outChannels}; j < ${columns}; j++) {
+            setOutputAtIndex(index * ${columns} + j, 0.0);
+          }`,
+    { outputsPerThread: columns },
+  );
+  const spreadDy = backend.runWebGPUProgram(spread, [dy], 'float32');
+  const tapGradients = gemm(x, spreadDy, [1, 1, channels, columns]);
+  backend.disposeData(spreadDy.dataId);
+  const gather = new ElementwiseProgram(
+    ['g'],
+    [filterHeight, filterWidth, channels, outChannels],
+    `faceganNarrowTapsGather_${channels}_${outChannels}_${taps}`,
+    '',
+    `let c = index % ${outChannels};
+          let ci = (index / ${outChannels}) % ${channels};
+          let t = index / (${outChannels} * ${channels});
+          setOutputAtIndex(index, g[ci * ${columns} + t * ${outChannels} + c]);`,
+  );
+  const result = backend.runWebGPUProgram(gather, [tapGradients], 'float32');
+  backend.disposeData(tapGradients.dataId);
+  return result;
+}
+
 /** Whether the blocked filter gradient can run this convolution (input channels read as vec4s). */
 export function narrowBlockedFilterApplies(convInfo: tf.backend_util.Conv2DInfo): boolean {
   return convInfo.inChannels % 4 === 0;
