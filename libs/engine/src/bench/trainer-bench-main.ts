@@ -5,7 +5,9 @@
  * step unless FACEGAN_GEMM_AUTOTUNE=0), one JSON line per size with the keys of torch_dcgan.py, and the tuning
  * table on stderr.
  *
- *   node trainer-bench.mjs --sizes 64,96 --batch 128 --width 1 --steps 6 --warmup 2
+ *   node trainer-bench.mjs --sizes 64,96 --batch 128 --width 1 --steps 30 --warmup 10 [--run 2]
+ *
+ * --run N names the line facegan-trainer-webgpu#N (several processes in one device call: their spread).
  */
 import { parseArgs } from 'node:util';
 import { formatGemmTuning } from '../webgpu/index';
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     width: { type: 'string', default: '1' },
     steps: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
+    run: { type: 'string' },
   },
 });
 const backend = await prepareBenchBackend({ backend: 'webgpu' });
@@ -26,7 +29,7 @@ for (const size of values.sizes.split(',').map(Number)) {
   const width = Number(values.width);
   const result = await benchTrainStep({ resolution: size, width, batch, steps: Number(values.steps), warmup: Number(values.warmup), profile: false });
   const line = {
-    impl: 'facegan-trainer-webgpu',
+    impl: `facegan-trainer-webgpu${values.run === undefined ? '' : `#${values.run}`}`,
     device: backend.device,
     size,
     batch,

@@ -8,7 +8,7 @@
 # of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
 # trainer runs on webgpu, and as torch_dcgan.py times: no sync inside its loop); "synced" the median step
 # awaited one by one (what ms/step meant until version 3).
-# Full logs go to $OUT (the device tool returns it).
+# Full logs go to $OUT as logs.tgz (the device tool returns at most 8 files), with results.jsonl and summary.txt.
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
@@ -27,7 +27,7 @@
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
 # Expected ≈ 3.5–4.5 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
 # and in the trainer, each compiling its plans' shaders; every variant runs 12 more warm-up steps, in which the
-# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 200 + 2×80 s:
+# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 2×200 + 2×80 s:
 # the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
@@ -67,11 +67,17 @@ echo "   exit $?" >&2
 grep '^{' "$out/torch.log" >> "$results"
 
 
-echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu)" >&2
-timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" \
-  > "$out/trainer.log" 2> "$out/trainer.err"
-echo "   exit $?" >&2
-grep '^{' "$out/trainer.log" >> "$results"
+# The trainer in TRAINER_RUNS processes (default 2): on the H200 (2026-11-27) the same code gave 0.57× to 0.95×
+# of PyTorch at 64 px from one process to the next, and its steps got faster for the first few dozen; so each run
+# warms up TRAINER_WARMUP steps (default 10) and times TRAINER_STEPS (default 30), and its impl carries the run number.
+for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
+  echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu), run $run" >&2
+  timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+    --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run "$run" \
+    > "$out/trainer-$run.log" 2> "$out/trainer-$run.err"
+  echo "   exit $?" >&2
+  grep '^{' "$out/trainer-$run.log" >> "$results"
+done
 
 if [ "${QUEUE_STEP:-1}" = 1 ]; then
   # The CPU's share alone: queueing the trainer's step with queue.submit stubbed (the GEMMs untuned: compiling
@@ -133,3 +139,5 @@ if profiled:
     print(f"{'all kernels: GPU time':<28}{totals}")
     print(f"{'kernel calls / dispatches':<28}{calls}")
 PY
+# The device tool brings back at most 8 files: the logs go back as one archive.
+(cd "$out" && tar czf logs.tgz ./*.log ./*.err && rm -f ./*.log ./*.err)
