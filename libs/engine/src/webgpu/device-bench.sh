@@ -25,9 +25,10 @@
 # QUEUE_STEP (default 1; 0 skips): queue-step-bench at each size, the CPU time to queue a step with no GPU work.
 # ALT_SUBMIT_BATCH (default empty): the project variant at the first size with that
 # many dispatches per queue submit (tfjs's default is 15; 64 was no faster on the H200, 2026-11-26).
-# Expected ≈ 3.5–4.5 min on an H100/H200 (tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
+# Expected ≈ 4.5–5.5 min on an H100/H200 (an estimate: the first call of 2026-11-27 took 172 s with one trainer run
+# and no queue-step runs; tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
 # and in the trainer, each compiling its plans' shaders; every variant runs 12 more warm-up steps, in which the
-# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 2×200 + 2×80 s:
+# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 3×200 + 2×90 s:
 # the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
 # give the device call timeout_s 600.
 set -uo pipefail
@@ -78,6 +79,20 @@ for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   echo "   exit $?" >&2
   grep '^{' "$out/trainer-$run.log" >> "$results"
 done
+# And once with Node's young generation at 64 MB (TRAINER_ALT_NODE_FLAGS; empty skips): on this project's 2-core box
+# (2026-11-27, 600 queued steps) the default 16 MB promoted ≈ 2.5 MB of a step's short-lived objects to the old
+# space, whose Mark-Compacts pause the process for 50–110 ms (a 215 ms step on the H200); with 64 MB, 3× fewer
+# scavenges and the median time to queue a step 20.6 → 17.3 ms (one run each).
+alt_node=${TRAINER_ALT_NODE_FLAGS---max-semi-space-size=64}
+if [ -n "$alt_node" ]; then
+  echo "== the engine's trainer with node $alt_node" >&2
+  # shellcheck disable=SC2086
+  timeout 200 node $alt_node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+    --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run node-flags \
+    > "$out/trainer-node-flags.log" 2> "$out/trainer-node-flags.err"
+  echo "   exit $?" >&2
+  grep '^{' "$out/trainer-node-flags.log" >> "$results"
+fi
 
 if [ "${QUEUE_STEP:-1}" = 1 ]; then
   # The CPU's share alone: queueing the trainer's step with queue.submit stubbed (the GEMMs untuned: compiling
