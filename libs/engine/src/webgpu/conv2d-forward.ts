@@ -31,7 +31,15 @@ import {
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
 import { planTile } from './gemm-tiles';
-import { NARROW_MAX_CHANNELS, narrowBlockedForwardApplies, narrowForwardConv, narrowForwardFits, narrowTapsForwardConv, narrowTapsForwardFits } from './narrow-conv';
+import {
+  NARROW_MAX_CHANNELS,
+  narrowBlockedForwardApplies,
+  narrowForwardConv,
+  narrowForwardFits,
+  narrowTapsForwardConv,
+  narrowTapsForwardFits,
+  narrowTapsGemmFilterShape,
+} from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
 /**
@@ -254,9 +262,16 @@ export function forwardConvGemm(backend: WebGPUBackend, args: ForwardConvArgs, v
   return backend.runWebGPUProgram(forwardConvGemmProgram(plan, convInfo, hasBias), inputs, 'float32', uniforms);
 }
 
-/** Whether the variant's grid fits the device: a narrow kernel's, or the tiled GEMM's (in the default plan when undefined). */
+/**
+ * Whether the variant's grids fit the device: a narrow kernel's (the taps form's tap sum and its 1×1 GEMM in the
+ * default plan), or the tiled GEMM's (in the default plan when undefined).
+ */
 function narrowOrTiledFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, variant: GemmVariant | undefined): boolean {
-  if (variant?.narrow && variant.taps) return narrowTapsForwardFits(backend, convInfo);
+  if (variant?.narrow && variant.taps) {
+    const { batchSize, inHeight, inWidth, inChannels } = convInfo;
+    const tapsGemm = channelsLastConvInfo([batchSize, inHeight, inWidth, inChannels], narrowTapsGemmFilterShape(convInfo), { strides: 1, pad: 'valid' });
+    return narrowTapsForwardFits(backend, convInfo) && dispatchFits(backend, planForward(tapsGemm, undefined).dispatch);
+  }
   if (variant?.narrow) return narrowForwardFits(backend, convInfo, variant.blocked);
   return dispatchFits(backend, planForward(convInfo, variant).dispatch);
 }

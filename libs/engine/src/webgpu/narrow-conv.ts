@@ -177,6 +177,11 @@ function tapColumns(convInfo: tf.backend_util.Conv2DInfo): number {
   return Math.ceil((convInfo.filterHeight * convInfo.filterWidth * convInfo.outChannels) / 4) * 4;
 }
 
+/** The filter shape of the taps form's 1×1 GEMM, [1, 1, inChannels, tap columns] (for checking its plan). */
+export function narrowTapsGemmFilterShape(convInfo: tf.backend_util.Conv2DInfo): [number, number, number, number] {
+  return [1, 1, convInfo.inChannels, tapColumns(convInfo)];
+}
+
 /** Whether the taps form fits the device (the GEMM's own plan is checked where it runs). */
 export function narrowTapsForwardFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo): boolean {
   return elementwiseFits(backend, tf.util.sizeFromShape(convInfo.outShape));
