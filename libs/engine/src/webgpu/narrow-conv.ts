@@ -16,9 +16,28 @@ import { ElementwiseProgram, elementwiseFits } from './elementwise-program';
  */
 export const NARROW_MAX_CHANNELS = 4;
 
-/** WGSL: acc0 … acc{n-1}, zeroed. */
-function accumulators(count: number): string {
-  return Array.from({ length: count }, (_, c) => `var acc${c} = 0.0;`).join(' ');
+/** WGSL: acc0 … acc{n-1}, set to `zero` (0.0, or a vec4 of zeros). */
+function accumulators(count: number, zero = '0.0'): string {
+  return Array.from({ length: count }, (_, c) => `var acc${c} = ${zero};`).join(' ');
+}
+
+/**
+ * WGSL: output pixel m's coordinates (ow, oh, n), then `body` for each tap (kh, kw) of its window that falls
+ * inside x, with the input row and column ih, iw.
+ */
+function forEachWindowTap(m: string, body: string): string {
+  return `let ow = ${m} % OW;
+          let oh = (${m} / OW) % OH;
+          let n = ${m} / (OW * OH);
+          for (var kh = 0; kh < FH; kh++) {
+            let ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H) { continue; }
+            for (var kw = 0; kw < FW; kw++) {
+              let iw = ow * SW + kw - PL;
+              if (iw < 0 || iw >= W) { continue; }
+              ${body}
+            }
+          }`;
 }
 
 function eachChannel(count: number, code: (c: number) => string): string {
@@ -103,21 +122,13 @@ export function narrowForwardConv(
     '',
     `${geometryConstants(convInfo)}
           let m = index;
-          let ow = m % OW;
-          let oh = (m / OW) % OH;
-          let n = m / (OW * OH);
           ${accumulators(outChannels)}
-          for (var kh = 0; kh < FH; kh++) {
-            let ih = oh * SH + kh - PT;
-            if (ih < 0 || ih >= H) { continue; }
-            for (var kw = 0; kw < FW; kw++) {
-              let iw = ow * SW + kw - PL;
-              if (iw < 0 || iw >= W) { continue; }
-              let xBase = ((n * H + ih) * W + iw) * C;
+          ${forEachWindowTap(
+            'm',
+            `let xBase = ((n * H + ih) * W + iw) * C;
               let wBase = (kh * FW + kw) * C;
-              ${read}
-            }
-          }
+              ${read}`,
+          )}
           ${eachChannel(outChannels, (c) => `setOutputAtIndex(m * N + ${c}, acc${c}${bias ? ` + bias[${c}]` : ''});`)}`,
     { variableComponents: bias ? [components, components, 1] : [components, components], outputsPerThread: outChannels },
   );
@@ -229,20 +240,8 @@ export function narrowTapsForwardConv(
     '',
     `${geometryConstants(convInfo)}
           let c = index % N;
-          let m = index / N;
-          let ow = m % OW;
-          let oh = (m / OW) % OH;
-          let n = m / (OW * OH);
           var acc = 0.0;
-          for (var kh = 0; kh < FH; kh++) {
-            let ih = oh * SH + kh - PT;
-            if (ih < 0 || ih >= H) { continue; }
-            for (var kw = 0; kw < FW; kw++) {
-              let iw = ow * SW + kw - PL;
-              if (iw < 0 || iw >= W) { continue; }
-              acc = acc + z[((n * H + ih) * W + iw) * ${columns} + (kh * FW + kw) * N + c];
-            }
-          }
+          ${forEachWindowTap('index / N', `acc = acc + z[((n * H + ih) * W + iw) * ${columns} + (kh * FW + kw) * N + c];`)}
           setOutputAtIndex(index, acc${bias ? ' + bias[c]' : ''});`,
   );
   const result = backend.runWebGPUProgram(tapSum, bias ? [z, bias] : [z], 'float32');
@@ -322,13 +321,17 @@ export function narrowBlockedFilterApplies(convInfo: tf.backend_util.Conv2DInfo)
   return convInfo.inChannels % 4 === 0;
 }
 
+/** Input channels one thread of a narrow filter gradient computes: 4 when blocked (where it applies), else 1. */
+function filterLanes(convInfo: tf.backend_util.Conv2DInfo, blocked: boolean): 1 | 4 {
+  return blocked && narrowBlockedFilterApplies(convInfo) ? 4 : 1;
+}
+
 /**
  * Partial sums a narrow filter gradient writes: enough threads to fill a large GPU (about 2^20), each over a run
  * of at least 64 pixels.
  */
 export function narrowFilterSplits(convInfo: tf.backend_util.Conv2DInfo, blocked = false): number {
-  const lanes = blocked && narrowBlockedFilterApplies(convInfo) ? 4 : 1;
-  const threadsPerSplit = (convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / lanes;
+  const threadsPerSplit = (convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / filterLanes(convInfo, blocked);
   const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
   return Math.max(1, Math.min(Math.ceil(pixels / 64), Math.ceil((1 << 20) / threadsPerSplit)));
 }
@@ -351,9 +354,8 @@ export function narrowFilterGradientPartials(
   const pixels = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
   const run = Math.ceil(pixels / splits);
   const outChannels = convInfo.outChannels;
-  const lanes = blocked && narrowBlockedFilterApplies(convInfo) ? 4 : 1;
+  const lanes = filterLanes(convInfo, blocked);
   const threadsPerSplit = dimK / lanes;
-  const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
   const program = new ElementwiseProgram(
     ['x', 'dy'],
     [splits, dimK * outChannels],
@@ -370,7 +372,7 @@ export function narrowFilterGradientPartials(
           var ow = first % OW;
           var oh = (first / OW) % OH;
           var n = first / (OW * OH);
-          ${eachChannel(outChannels, (c) => `var acc${c} = ${zero};`)}
+          ${accumulators(outChannels, lanes === 4 ? 'vec4<f32>(0.0)' : '0.0')}
           for (var m = first; m < last; m++) {
             let ih = oh * SH + kh - PT;
             let iw = ow * SW + kw - PL;
@@ -398,7 +400,7 @@ export function narrowFilterGradientPartials(
 /** Whether the grid of a narrow filter gradient fits the device. */
 export function narrowFilterFits(backend: WebGPUBackend, convInfo: tf.backend_util.Conv2DInfo, splits: number, blocked = false): boolean {
   if (blocked && !narrowBlockedFilterApplies(convInfo)) return false;
-  const threads = (splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / (blocked ? 4 : 1);
+  const threads = (splits * convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels) / filterLanes(convInfo, blocked);
   return elementwiseFits(backend, threads);
 }
 
