@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ElementwiseProgram, storeVec4 } from './elementwise-program';
+import { ElementwiseProgram, storeVec4, vec4Options } from './elementwise-program';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
 /**
@@ -36,7 +36,7 @@ function activationGradWebGpu(args: KernelArgs<{ dy: tf.TensorInfo; x: tf.Tensor
     `let g = dy[index];
           _ = uniforms.alpha;
           ${vectorized ? storeVec4(`(${gradient})`) : `result[index] = ${gradient};`}`,
-    vectorized ? { variableComponents: [4, 4], outputsPerThread: 4 } : {},
+    vectorized ? vec4Options(2) : {},
   );
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, [dy, x], 'float32', [{ type: 'float32', data: [alpha] }]);
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_TRAIN_GRAD, BATCH_VARIANCE, MOVING_AVERAGE, type BatchNormTrainGradAttrs, type MovingAverageAttrs } from '@facegan/model';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ElementwiseProgram, storeVec4 } from './elementwise-program';
+import { ElementwiseProgram, storeVec4, vec4Options } from './elementwise-program';
 import { batchNormGradSums, batchVariance } from './reduce';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
@@ -51,7 +51,7 @@ function channelProgram(variableNames: string[], shape: number[], key: string, e
           let c = index % channels;
           let r = inverseSqrt(variance[c] + uniforms.varianceEpsilon);
           ${vectorized ? storeVec4(`(${expression})`) : `result[index] = ${expression};`}`,
-    vectorized ? { variableComponents: variableNames.map(() => 4), outputsPerThread: 4 } : {},
+    vectorized ? vec4Options(variableNames.length) : {},
   );
 }
 

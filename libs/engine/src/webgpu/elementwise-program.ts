@@ -63,9 +63,14 @@ export function elementwiseFits(backend: WebGPUBackend, threads: number): boolea
   return workgroupsFor(threads) <= backend.device.limits.maxComputeWorkgroupsPerDimension;
 }
 
+/** The options of a program that reads its `inputs` inputs as vec4s and writes 4 outputs a thread (storeVec4). */
+export function vec4Options(inputs: number): ElementwiseOptions {
+  return { variableComponents: Array.from({ length: inputs }, () => 4), outputsPerThread: 4 };
+}
+
 /**
- * WGSL that stores vec4 `value` as outputs index·4 … index·4 + 3: the body of a program with outputsPerThread 4
- * whose inputs are read as vec4s (variableComponents 4), 4 channels a thread where the channel count allows.
+ * WGSL that stores vec4 `value` as outputs index·4 … index·4 + 3: the body of a program with vec4Options, 4
+ * channels a thread where the channel count allows.
  */
 export function storeVec4(value: string): string {
   return ['x', 'y', 'z', 'w'].map((lane, j) => `setOutputAtIndex(index * 4 + ${j}, ${value}.${lane});`).join(' ');

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { PHASE_DEINTERLEAVE, PHASE_INTERLEAVE, phaseGroup, SUB_PIXEL_FILTER, SUB_PIXEL_FILTER_GRAD, type PhaseGroup } from '@facegan/model';
-import { ElementwiseProgram, storeVec4 } from './elementwise-program';
+import { ElementwiseProgram, storeVec4, vec4Options } from './elementwise-program';
 import { webGpuKernel } from './webgpu-kernel';
 
 /**
@@ -60,17 +60,12 @@ function subPixelKernel(
       `${kernelName}-${scale}-${group}${vectorized ? '-vec4' : ''}`,
       '',
       code,
-      vectorized ? VEC4_OPTIONS : {},
+      // the phase (de)interleave: one vec4 load instead of four scalar ones (a thread's first output channel is a multiple of 4)
+      vectorized ? vec4Options(1) : {},
     );
     return (args.backend as WebGPUBackend).runWebGPUProgram(program, [input], 'float32');
   });
 }
-
-/**
- * The phase (de)interleave kernels move 4 channels a thread where the channel count allows: one vec4 load
- * instead of four scalar ones (the first coordinates of such a thread's output lie on a multiple of 4).
- */
-const VEC4_OPTIONS = { variableComponents: [4], outputsPerThread: 4 };
 
 /** filter [3, 3, ci, co] -> group g's [kh, kw, ci, phases·co]. */
 export const subPixelFilterWebGpuKernel = subPixelKernel(
@@ -183,7 +178,7 @@ export const phaseInterleaveWebGpuKernel = webGpuKernel<Record<string, tf.Tensor
           let rowEdge = a == 0 || a == S - 1;
           let colEdge = c == 0 || c == S - 1;
           ${groups.map(branch).join(' else ')}`,
-    vectorized ? { variableComponents: groups.map(() => 4), outputsPerThread: 4 } : {},
+    vectorized ? vec4Options(groups.length) : {},
   );
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, groups.map((g) => args.inputs[`g${g.group}`]), 'float32');
 });
