@@ -80,7 +80,7 @@ for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   grep '^{' "$out/trainer-$run.log" >> "$results"
 done
 # And once with Node's young generation at 64 MB (TRAINER_ALT_NODE_FLAGS; empty skips): on this project's 2-core box
-# (2026-11-27) the default 16 MB promoted a step's short-lived objects, compacted in 90–110 ms pauses (a 215 ms
+# (2026-11-27) the default 16 MB promoted a step's short-lived objects, compacted in 88–111 ms pauses (a 215 ms
 # step on the H200); see docs/benchmarks.md.
 alt_node=${TRAINER_ALT_NODE_FLAGS---max-semi-space-size=64}
 if [ -n "$alt_node" ]; then
