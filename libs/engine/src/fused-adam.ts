@@ -23,10 +23,16 @@ export interface AdamMomentAttrs {
 
 export interface AdamWeightAttrs {
   learningRate: number;
-  /** 1 − β1ᵗ and 1 − β2ᵗ: the bias corrections of this step. */
-  oneMinusBeta1Power: number;
-  oneMinusBeta2Power: number;
+  beta1: number;
+  beta2: number;
+  /** t, the update's number from 1: the bias corrections are 1 − β1ᵗ and 1 − β2ᵗ (adamBiasCorrections). */
+  step: number;
   epsilon: number;
+}
+
+/** 1 − β1ᵗ and 1 − β2ᵗ, computed in float64 from the update's number. */
+export function adamBiasCorrections(attrs: AdamWeightAttrs): { oneMinusBeta1Power: number; oneMinusBeta2Power: number } {
+  return { oneMinusBeta1Power: 1 - attrs.beta1 ** attrs.step, oneMinusBeta2Power: 1 - attrs.beta2 ** attrs.step };
 }
 
 /** What AdamOptimizer keeps private that the fused path reads or repairs. */
@@ -65,12 +71,12 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       return;
     }
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
-    // `iterations` (not iterations_, which is undefined until the first increment).
-    const step = this.iterations + 1;
     const weightAttrs: AdamWeightAttrs = {
       learningRate: this.learningRate,
-      oneMinusBeta1Power: 1 - this.beta1 ** step,
-      oneMinusBeta2Power: 1 - this.beta2 ** step,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      // `iterations` (not iterations_, which is undefined until the first increment).
+      step: this.iterations + 1,
       epsilon: this.epsilon,
     };
     tf.tidy(() => {
@@ -96,6 +102,15 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         value.assign(newValue);
       });
     });
+    this.accBetaStale = true;
+    this.incrementIterations();
+  }
+
+  /**
+   * Counts an update that ran without this optimizer's JS: a replayed step (webgpu/step-replay.ts) ran the
+   * update kernels of a recorded one, with this update's bias corrections.
+   */
+  countReplayedUpdate(): void {
     this.accBetaStale = true;
     this.incrementIterations();
   }

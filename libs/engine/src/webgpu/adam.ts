@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ADAM_MOMENT_KERNEL, ADAM_WEIGHT_KERNEL, type AdamMomentAttrs, type AdamWeightAttrs } from '../fused-adam';
+import { adamBiasCorrections, ADAM_MOMENT_KERNEL, ADAM_WEIGHT_KERNEL, type AdamMomentAttrs, type AdamWeightAttrs } from '../fused-adam';
+import type { ProgramUniform } from './dispatch-cache';
 import { ElementwiseProgram } from './elementwise-program';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
@@ -37,13 +38,19 @@ function adamWeightWebGpu(args: KernelArgs<{ w: tf.TensorInfo; m: tf.TensorInfo;
           result[index] = mHat / (sqrt(vHat) + uniforms.epsilon) * uniforms.negativeLearningRate + w[index];`,
     { volatileUniforms: true }, // the bias corrections change every step
   );
-  const uniforms = [
+  // a replayed step (step-replay.ts) runs this update again with the bias corrections of a later one
+  program.uniformsStepsAhead = (steps) => adamWeightUniforms({ ...attrs, step: attrs.step + steps });
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [w, m, v], 'float32', adamWeightUniforms(attrs));
+}
+
+function adamWeightUniforms(attrs: AdamWeightAttrs): ProgramUniform {
+  const { oneMinusBeta1Power, oneMinusBeta2Power } = adamBiasCorrections(attrs);
+  return [
     { type: 'float32', data: [-attrs.learningRate] },
-    { type: 'float32', data: [attrs.oneMinusBeta1Power] },
-    { type: 'float32', data: [attrs.oneMinusBeta2Power] },
+    { type: 'float32', data: [oneMinusBeta1Power] },
+    { type: 'float32', data: [oneMinusBeta2Power] },
     { type: 'float32', data: [attrs.epsilon] },
   ];
-  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [w, m, v], 'float32', uniforms);
 }
 
 export const adamMomentWebGpuKernel = webGpuKernel(ADAM_MOMENT_KERNEL, adamMomentWebGpu);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dropoutMaskOnCpu, dropoutOnGpu, GpuDropout, initWebGpu, installWebGpuOverrides, withGpuDropout } from './index';
+import { dropoutSeed } from './dropout';
 import { philox4x32 } from './philox';
 import { maxAbsDifference, tensorsMadeOnCpu, valuesOn, webGpuForTests } from './test-support';
 
@@ -127,6 +128,25 @@ describe('GpuDropout layer', () => {
     expect(a2).not.toEqual(a1);
     const second = model(11);
     expect(await (second.apply(x, { training: true }) as tf.Tensor).data()).toEqual(a1);
+  });
+
+  it('with a step clock, keys each call by (seed, step, its number in the step): a layer made later draws the same masks', async () => {
+    const x = tf.ones([2, 8, 8, 4]);
+    let step = 5;
+    const clocked = (seed: number) => new GpuDropout({ rate: 0.25, seed, stepClock: () => step });
+    const mask = (values: ArrayLike<number>) => Array.from(values, (v) => (v === 0 ? 0 : 1));
+    const running = clocked(21);
+    const first = mask(await (running.apply(x, { training: true }) as tf.Tensor).data());
+    const second = mask(await (running.apply(x, { training: true }) as tf.Tensor).data());
+    expect(first).toEqual(Array.from(dropoutMaskOnCpu(x.size, 0.25, dropoutSeed(21, { step: 5, call: 0 }))));
+    expect(second).toEqual(Array.from(dropoutMaskOnCpu(x.size, 0.25, dropoutSeed(21, { step: 5, call: 1 }))));
+    expect(second).not.toEqual(first);
+    step = 6; // a new step numbers its calls from 0 again
+    const next = mask(await (running.apply(x, { training: true }) as tf.Tensor).data());
+    expect(next).toEqual(Array.from(dropoutMaskOnCpu(x.size, 0.25, dropoutSeed(21, { step: 6, call: 0 }))));
+    // a layer made at step 6 (a resumed run) draws what the running one drew there
+    const resumed = clocked(21);
+    expect(mask(await (resumed.apply(x, { training: true }) as tf.Tensor).data())).toEqual(next);
   });
 
   it('serialises its rate and seed', () => {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { mixSeed } from '@facegan/random';
+import type { ProgramUniform } from './dispatch-cache';
 import { PHILOX_WGSL, philox4x32, seedToKey } from './philox';
 import { webGpuKernel, type KernelArgs } from './webgpu-kernel';
 
@@ -15,6 +17,24 @@ export const GPU_DROPOUT_KERNEL = 'FaceganGpuDropout';
 export interface GpuDropoutAttrs {
   rate: number;
   seed: number;
+  /** With `call`: the mask of the call-th dropout call of training step `step` under `seed` (dropoutSeed). */
+  step?: number;
+  call?: number;
+}
+
+/** Which call of which training step a mask is for (GpuDropout with a step clock). */
+export interface DropoutCall {
+  step: number;
+  call: number;
+}
+
+/** The Philox seed of a mask: `seed` itself, or for a step's call mixSeed(seed, step) + 2^32·call. */
+export function dropoutSeed(seed: number, at?: DropoutCall): number {
+  return at === undefined ? seed : mixSeed(seed, at.step) + 2 ** 32 * at.call;
+}
+
+function attrsSeed(attrs: GpuDropoutAttrs): number {
+  return dropoutSeed(attrs.seed, attrs.step === undefined ? undefined : { step: attrs.step, call: attrs.call ?? 0 });
 }
 
 const WORKGROUP_SIZE = 64;
@@ -32,6 +52,7 @@ class GpuDropoutProgram implements WebGPUProgram {
   shaderKey = 'faceganGpuDropout';
   /** A new Philox key every call (dispatch-cache.ts). */
   volatileUniforms = true;
+  uniformsStepsAhead?: (steps: number) => ProgramUniform;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
@@ -69,16 +90,19 @@ type DropoutKernelArgs = KernelArgs<{ x: tf.TensorInfo }>;
 
 function gpuDropoutWebGpu(args: DropoutKernelArgs): tf.TensorInfo {
   const { x } = args.inputs;
-  const { rate, seed } = args.attrs as unknown as GpuDropoutAttrs;
+  const attrs = args.attrs as unknown as GpuDropoutAttrs;
   const backend = args.backend as WebGPUBackend;
-  const key = seedToKey(seed);
-  const uniforms = [
+  const program = new GpuDropoutProgram(x.shape);
+  const uniforms = (callAttrs: GpuDropoutAttrs): ProgramUniform => [
     { type: 'int32', data: [tf.util.sizeFromShape(x.shape)] },
-    { type: 'uint32', data: [keepThreshold(rate)] },
-    { type: 'float32', data: [1 / (1 - rate)] },
-    { type: 'uint32', data: key },
+    { type: 'uint32', data: [keepThreshold(callAttrs.rate)] },
+    { type: 'float32', data: [1 / (1 - callAttrs.rate)] },
+    { type: 'uint32', data: seedToKey(attrsSeed(callAttrs)) },
   ];
-  return backend.runWebGPUProgram(new GpuDropoutProgram(x.shape), [x], 'float32', uniforms);
+  // a replayed step (step-replay.ts) draws the mask of the same call of a later step
+  const step = attrs.step;
+  if (step !== undefined) program.uniformsStepsAhead = (steps) => uniforms({ ...attrs, step: step + steps });
+  return backend.runWebGPUProgram(program, [x], 'float32', uniforms(attrs));
 }
 
 /** The same mask on the CPU: the reference the tests compare the device against. */
@@ -102,9 +126,10 @@ interface TensorInfoFactory {
 
 function gpuDropoutCpu(args: DropoutKernelArgs): tf.TensorInfo {
   const { x } = args.inputs;
-  const { rate, seed } = args.attrs as unknown as GpuDropoutAttrs;
+  const attrs = args.attrs as unknown as GpuDropoutAttrs;
+  const rate = attrs.rate;
   const values = args.backend.readSync(x.dataId) as Float32Array;
-  const mask = dropoutMaskOnCpu(values.length, rate, seed);
+  const mask = dropoutMaskOnCpu(values.length, rate, attrsSeed(attrs));
   const scale = Math.fround(1 / (1 - rate));
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = mask[i] ? values[i] * scale : 0;
@@ -139,17 +164,17 @@ export function hasGpuDropoutKernel(): boolean {
  * `initWebGpu` / `installWebGpuOverrides`); on other backends (wasm, tensorflow) it applies the same
  * mask computed in JS, so every backend drops the same elements for the same seed.
  */
-export function dropoutOnGpu<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
+export function dropoutOnGpu<T extends tf.Tensor>(x: T, rate: number, seed: number, at?: DropoutCall): T {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
-  seedToKey(seed); // validates
+  seedToKey(dropoutSeed(seed, at)); // validates
   if (x.dtype !== 'float32') throw new Error(`dropoutOnGpu needs float32, got ${x.dtype}`);
   if (rate === 0) return x.clone();
   if (!hasGpuDropoutKernel()) {
-    const mask = dropoutMaskOnCpu(x.size, rate, seed);
+    const mask = dropoutMaskOnCpu(x.size, rate, dropoutSeed(seed, at));
     const scale = Math.fround(1 / (1 - rate));
     return tf.tidy(() => tf.mul(x, tf.tensor(Float32Array.from(mask, (bit) => bit * scale), x.shape))) as T;
   }
-  const attrs: GpuDropoutAttrs = { rate, seed };
+  const attrs: GpuDropoutAttrs = at === undefined ? { rate, seed } : { rate, seed, step: at.step, call: at.call };
   return tf.engine().runKernel(GPU_DROPOUT_KERNEL, { x }, attrs as unknown as tf.NamedAttrMap) as T;
 }
 
@@ -157,20 +182,28 @@ export interface GpuDropoutLayerArgs {
   rate: number;
   /** The base of the per-call seeds; a random one when absent. */
   seed?: number;
+  /**
+   * The training step being run. With it, the n-th call of a step draws the mask of (seed, step, n)
+   * (dropoutSeed): a step's masks do not depend on the steps run before it in the process, so a resumed
+   * run draws the masks an uninterrupted one would, and a replayed step (step-replay.ts) can draw them.
+   */
+  stepClock?: () => number;
   name?: string;
 }
 
 /**
  * Drop-in replacement for tf.layers.dropout (no noiseShape) that draws its masks on the device.
- * Each call in training mode uses seed + 2^32·(call number), so successive calls (D on real, on
- * fake, again for G) draw different masks while a run with a fixed seed repeats exactly, on every
- * backend (see dropoutOnGpu).
+ * Each call in training mode uses seed + 2^32·(call number), or with a step clock the call's number in its
+ * step (see GpuDropoutLayerArgs), so successive calls (D on real, on fake, again for G) draw different masks
+ * while a run with a fixed seed repeats exactly, on every backend (see dropoutOnGpu).
  */
 export class GpuDropout extends tf.layers.Layer {
   static readonly className = 'GpuDropout';
   readonly rate: number;
   readonly seed: number;
+  private readonly stepClock: (() => number) | undefined;
   private calls = 0;
+  private callsStep = -1;
 
   constructor(args: GpuDropoutLayerArgs) {
     super(args as ConstructorParameters<typeof tf.layers.Layer>[0]);
@@ -180,12 +213,18 @@ export class GpuDropout extends tf.layers.Layer {
     if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed >= 2 ** 32) {
       throw new Error(`GpuDropout seed must be an integer in [0, 2^32), got ${this.seed}`);
     }
+    this.stepClock = args.stepClock;
     this.supportsMasking = true;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!kwargs.training || this.rate === 0) return input.clone();
+    if (this.stepClock) {
+      const step = this.stepClock();
+      if (step !== this.callsStep) [this.callsStep, this.calls] = [step, 0];
+      return dropoutOnGpu(input, this.rate, this.seed, { step, call: this.calls++ });
+    }
     const callSeed = this.seed + 2 ** 32 * (this.calls++ % 2 ** 21);
     return dropoutOnGpu(input, this.rate, callSeed);
   }

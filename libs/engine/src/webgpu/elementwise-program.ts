@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { ProgramUniform } from './dispatch-cache';
 
 const WORKGROUP_SIZE = 64;
 
@@ -24,6 +25,8 @@ export class ElementwiseProgram implements WebGPUProgram {
   size = true;
   variableComponents?: number[];
   volatileUniforms?: boolean;
+  /** Volatile uniforms only: this call's program-defined uniforms some steps later (step-replay.ts). */
+  uniformsStepsAhead?: (steps: number) => ProgramUniform;
   private readonly outputsPerThread: number;
 
   constructor(

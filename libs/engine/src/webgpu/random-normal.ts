@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { mixSeed } from '@facegan/random';
+import type { ProgramUniform } from './dispatch-cache';
 import { PHILOX_WGSL, philox4x32, seedToKey } from './philox';
 import { webGpuKernel } from './webgpu-kernel';
 
@@ -20,6 +22,7 @@ class RandomNormalProgram implements WebGPUProgram {
   shaderKey = 'faceganRandomNormal';
   /** A new Philox key every call (dispatch-cache.ts). */
   volatileUniforms = true;
+  uniformsStepsAhead?: (steps: number) => ProgramUniform;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
@@ -79,24 +82,42 @@ export function randomNormalOnCpu(size: number, seed: number): Float32Array {
   return out;
 }
 
+interface RandomNormalAttrs {
+  shape: number[];
+  seed: number;
+  /** The training step the samples are for: the seed is then mixSeed(seed, step). */
+  step?: number;
+}
+
+function attrsSeed(attrs: RandomNormalAttrs): number {
+  return attrs.step === undefined ? attrs.seed : mixSeed(attrs.seed, attrs.step);
+}
+
 export const gpuRandomNormalWebGpuKernel = webGpuKernel(GPU_RANDOM_NORMAL_KERNEL, (args) => {
-  const { shape, seed } = args.attrs as unknown as { shape: number[]; seed: number };
-  const uniforms = [
-    { type: 'int32', data: [tf.util.sizeFromShape(shape)] },
-    { type: 'uint32', data: seedToKey(seed) },
+  const attrs = args.attrs as unknown as RandomNormalAttrs;
+  const size = tf.util.sizeFromShape(attrs.shape);
+  const uniforms = (callAttrs: RandomNormalAttrs): ProgramUniform => [
+    { type: 'int32', data: [size] },
+    { type: 'uint32', data: seedToKey(attrsSeed(callAttrs)) },
   ];
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new RandomNormalProgram(shape), [], 'float32', uniforms);
+  const program = new RandomNormalProgram(attrs.shape);
+  // a replayed step (step-replay.ts) draws the samples of a later step
+  const step = attrs.step;
+  if (step !== undefined) program.uniformsStepsAhead = (steps) => uniforms({ ...attrs, step: step + steps });
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, [], 'float32', uniforms(attrs));
 });
 
 /**
  * Standard normal samples of `shape`, drawn on the device; deterministic for a seed (an integer in
- * [0, 2^53)). Backends without the kernel (wasm, tensorflow, cpu) get the same numbers computed in
- * JS, so a seeded run draws the same latents on every backend. Not differentiable (no inputs).
+ * [0, 2^53)), or for a training step's: mixSeed(seed, step). Backends without the kernel (wasm,
+ * tensorflow, cpu) get the same numbers computed in JS, so a seeded run draws the same latents on every
+ * backend. Not differentiable (no inputs).
  */
-export function randomNormalOnGpu(shape: number[], seed: number): tf.Tensor {
-  seedToKey(seed); // validates
+export function randomNormalOnGpu(shape: number[], seed: number, step?: number): tf.Tensor {
+  const attrs: RandomNormalAttrs = step === undefined ? { shape, seed } : { shape, seed, step };
+  seedToKey(attrsSeed(attrs)); // validates
   if (!tf.getKernel(GPU_RANDOM_NORMAL_KERNEL, tf.getBackend())) {
-    return tf.tensor(randomNormalOnCpu(tf.util.sizeFromShape(shape), seed), shape);
+    return tf.tensor(randomNormalOnCpu(tf.util.sizeFromShape(shape), attrsSeed(attrs)), shape);
   }
-  return tf.engine().runKernel(GPU_RANDOM_NORMAL_KERNEL, {}, { shape, seed } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return tf.engine().runKernel(GPU_RANDOM_NORMAL_KERNEL, {}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }

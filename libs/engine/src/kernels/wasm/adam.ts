@@ -6,7 +6,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { ADAM_MOMENT_KERNEL, ADAM_WEIGHT_KERNEL, type AdamMomentAttrs, type AdamWeightAttrs } from '../../fused-adam';
+import { adamBiasCorrections, ADAM_MOMENT_KERNEL, ADAM_WEIGHT_KERNEL, type AdamMomentAttrs, type AdamWeightAttrs } from '../../fused-adam';
 import { heapView } from './compose';
 
 export function createAdamMomentKernel(): KernelConfig {
@@ -34,7 +34,8 @@ export function createAdamWeightKernel(): KernelConfig {
     const attrs = args.attrs as unknown as AdamWeightAttrs;
     const out = backend.makeOutput(w.shape, 'float32');
     const [weight, first, second, result] = [w, m, v, out].map((info) => heapView(backend, info));
-    const { oneMinusBeta1Power, oneMinusBeta2Power, epsilon } = attrs;
+    const { oneMinusBeta1Power, oneMinusBeta2Power } = adamBiasCorrections(attrs);
+    const epsilon = attrs.epsilon;
     const step = -attrs.learningRate;
     for (let i = 0; i < result.length; i++) {
       result[i] = (first[i] / oneMinusBeta1Power / (Math.sqrt(second[i] / oneMinusBeta2Power) + epsilon)) * step + weight[i];
