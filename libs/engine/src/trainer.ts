@@ -4,7 +4,7 @@ import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from '@facegan/random';
 import { fusedAdam } from './fused-adam';
-import { GpuDropout, markGpuStep, randomNormalOnGpu } from './webgpu/index';
+import { createStepReplay, GpuDropout, markGpuStep, randomNormalOnGpu, type StepReplayStats } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -24,6 +24,8 @@ export interface Trainer {
   readonly globalStep: number;
   /** Whether dropout masks and latents are drawn with the Philox streams of libs/engine/src/webgpu (see TrainerOptions). */
   readonly deviceRandom: boolean;
+  /** How many steps were replayed rather than run through tfjs (webgpu/step-replay.ts); undefined where steps are not replayed. */
+  readonly stepReplay: StepReplayStats | undefined;
   /**
    * One discriminator update, then one generator update, on a batch of real images (NHWC in [-1, 1]).
    * Losses read NaN once the networks produce NaN. Reads its metrics back synchronously: not on
@@ -51,10 +53,15 @@ export interface TrainerOptions {
    * Draw dropout masks (GpuDropout) and latents (randomNormalOnGpu) from seeded Philox streams: on
    * the device on webgpu, and the same numbers computed in JS on other backends. Default: on webgpu
    * only (elsewhere tfjs's Dropout and randomNormal are cheaper). With it on, every backend draws the
-   * same masks and latents for the same seed; the masks are keyed by train.seed and the global step
-   * the trainer was created at.
+   * same masks and latents for the same seed; both are keyed by train.seed and the global step, so a
+   * resumed run draws what an uninterrupted one would.
    */
   deviceRandom?: boolean;
+  /**
+   * Replay settled steps without tfjs (webgpu/step-replay.ts): the same GPU work, a fraction of the CPU's.
+   * Default: on webgpu with the dispatch caches, unless FACEGAN_STEP_REPLAY=0. Needs deviceRandom.
+   */
+  stepReplay?: boolean;
 }
 
 /** Keras's epsilon: probabilities are clipped to [ε, 1 − ε] before the log. */
@@ -118,9 +125,12 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   const { model, train } = settings;
   registerCpuKernelFixes();
   let globalStep = options.globalStep ?? 0;
+  /** The global step the step being run has (its latents and dropout masks are keyed by it). */
+  let runningStep = globalStep;
   const deviceRandom = options.deviceRandom ?? tf.getBackend() === 'webgpu';
-  const dropoutSeeds = mixSeed(mixSeed(train.seed, SEED_STREAM.dropout), globalStep);
-  const deviceDropout: DropoutLayerFactory = (rate, index) => new GpuDropout({ rate, seed: mixSeed(dropoutSeeds, index) });
+  const dropoutSeeds = mixSeed(train.seed, SEED_STREAM.dropout);
+  const deviceDropout: DropoutLayerFactory = (rate, index) =>
+    new GpuDropout({ rate, seed: mixSeed(dropoutSeeds, index), stepClock: () => runningStep });
 
   // fused upsample + conv blocks: the same function and weights, half the work where the backend has the kernels
   // batch norm's training step as one op with a two-pass gradient (FaceganBatchNormalization): the same function and weights
@@ -138,15 +148,29 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   const generatorOptimizer = fusedAdam(train.learningRate, train.beta1);
   const discriminatorOptimizer = fusedAdam(train.learningRate, train.beta1);
   const latentSeeds = mixSeed(train.seed, SEED_STREAM.latents);
-  const drawLatents = (batch: number, seed: number): tf.Tensor2D =>
+  const drawLatents = (batch: number, step: number): tf.Tensor2D =>
     (deviceRandom
-      ? randomNormalOnGpu([batch, model.latentDim], seed)
-      : tf.randomNormal([batch, model.latentDim], 0, 1, 'float32', seed)) as tf.Tensor2D;
+      ? randomNormalOnGpu([batch, model.latentDim], latentSeeds, step)
+      : tf.randomNormal([batch, model.latentDim], 0, 1, 'float32', mixSeed(latentSeeds, step))) as tf.Tensor2D;
+  // every number that changes from step to step is keyed by the global step on the device: replayable
+  const replay = (options.stepReplay ?? true) && deviceRandom ? createStepReplay() : undefined;
 
   /** Runs the updates; returns the step's statistics, still on the device (the caller reads and disposes them). */
   function dispatchStep(realImages: tf.Tensor4D): tf.Tensor1D {
+    if (!replay) return runStep(realImages);
+    return replay.step(realImages, (input) => runStep(input as tf.Tensor4D), countReplayedStep) as tf.Tensor1D;
+  }
+
+  /** What runStep does on the CPU's side, for a step replayed without it. */
+  function countReplayedStep(): void {
+    globalStep += 1;
+    generatorOptimizer.countReplayedUpdate();
+    discriminatorOptimizer.countReplayedUpdate();
+  }
+
+  function runStep(realImages: tf.Tensor4D): tf.Tensor1D {
     const batch = realImages.shape[0];
-    const latentSeed = mixSeed(latentSeeds, globalStep);
+    runningStep = globalStep;
     globalStep += 1;
     markGpuStep(); // each op of the step can bind the buffers it had in the last steps (webgpu/dispatch-cache.ts)
     // minimize() disposes what its loss function makes; these few scalars are kept out of it by hand
@@ -154,7 +178,7 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
     let generatorOutputSum: tf.Tensor | undefined;
     try {
       const stats = tf.tidy(() => {
-        const latents = drawLatents(batch, latentSeed);
+        const latents = drawLatents(batch, runningStep);
         // One generator forward pass serves both updates, as in PyTorch's DCGAN: the generator's
         // minimize() records it, the discriminator update runs inside on a tape of its own (D's
         // variables only; its Adam step rewrites them in place, so nothing leads from it to the
@@ -222,10 +246,14 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
       return globalStep;
     },
     deviceRandom,
+    get stepReplay() {
+      return replay ? { ...replay.stats } : undefined;
+    },
     step,
     stepAsync,
     sample: (latents) => tf.tidy(() => generator.apply(latents, { training: false }) as tf.Tensor4D),
     dispose() {
+      replay?.dispose();
       generator.dispose();
       discriminator.dispose();
       generatorOptimizer.dispose();

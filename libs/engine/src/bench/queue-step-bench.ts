@@ -71,6 +71,7 @@ console.log(
     queueMsMax: round(times[times.length - 1]),
     dispatchesPerStep: dispatches() / steps,
     submitsPerStep: submits / steps,
+    stepReplay: trainer.stepReplay ?? 'off',
     dispatchCache: dispatchCachesInstalled(backend)
       ? {
           bindGroupsReused: after.bindGroupHits - before.bindGroupHits,

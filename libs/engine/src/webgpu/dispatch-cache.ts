@@ -27,7 +27,7 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
  */
 
 /** tfjs's program uniforms before layout (WebGPUBackend.makeUniforms' argument). */
-type ProgramUniform = Array<{ type: string; data: number[] }>;
+export type ProgramUniform = Array<{ type: string; data: number[] }>;
 type UniformBinding = { offset: number; size: number; buffer: GPUBuffer };
 /** What a site (the n-th request of a step for a size and usage) had: its buffers, newest first, and how many it made. */
 interface SiteRecord {
@@ -45,6 +45,12 @@ class BindGroupNode {
 /** A program whose uniforms change from call to call (seeds, per-step constants): their bytes are not cached. */
 export interface VolatileUniformsProgram {
   volatileUniforms?: boolean;
+  /**
+   * The program-defined uniforms (runWebGPUProgram's) that this same call would have `steps` training steps
+   * later: what lets a recorded step be replayed (step-replay.ts). Absent: the step is replayed only if the
+   * uniforms do not change.
+   */
+  uniformsStepsAhead?: (steps: number) => ProgramUniform;
 }
 
 interface BufferManagerInternals {
@@ -109,6 +115,8 @@ class DispatchCaches {
   private readonly sites = new Map<string, SiteRecord[]>();
   private readonly layouts = new WeakMap<object, GPUBindGroupLayout>();
   private readonly restores: Array<() => void> = [];
+  /** Called with every buffer tfjs's pool takes back or destroys (step-replay.ts watches its buffers). */
+  readonly releaseWatchers = new Set<(buffer: GPUBuffer | undefined) => void>();
 
   constructor(private readonly backend: BackendInternals) {}
 
@@ -149,12 +157,14 @@ class DispatchCaches {
       return buffer;
     });
     this.wrap(manager, 'releaseBuffer', (buffer, reuse = true) => {
+      for (const watcher of this.releaseWatchers) watcher(buffer);
       // tfjs destroys it: a cached bind group holding it would fail validation
       if (!reuse && this.inBindGroups.has(buffer)) this.clearBindGroups();
       return stockRelease.call(manager, buffer, reuse);
     });
     this.wrap(manager, 'dispose', () => {
       // the backend is being disposed: its caches are of no further use, and markGpuStep must leave it alone
+      for (const watcher of [...this.releaseWatchers]) watcher(undefined);
       this.clear();
       forget(this);
       return stockDispose.call(manager);
@@ -437,6 +447,17 @@ export function removeDispatchCaches(backend: WebGPUBackend): void {
   caches.uninstall();
   installed.delete(backend);
   if (active === caches) active = undefined;
+}
+
+/**
+ * Calls `watcher` with each buffer tfjs's pool takes back (or destroys) from now on, and with undefined when
+ * the pool is disposed; returns the function that stops it. Undefined where no caches are installed.
+ */
+export function watchBufferReleases(backend: WebGPUBackend, watcher: (buffer: GPUBuffer | undefined) => void): (() => void) | undefined {
+  const caches = installed.get(backend);
+  if (!caches) return undefined;
+  caches.releaseWatchers.add(watcher);
+  return () => caches.releaseWatchers.delete(watcher);
 }
 
 export function dispatchCachesInstalled(backend: WebGPUBackend): boolean {

@@ -42,6 +42,8 @@ export {
   warmDispatchCaches,
 } from './dispatch-cache';
 export type { DispatchCacheStats } from './dispatch-cache';
+export { createStepReplay, stepReplayEnabled } from './step-replay';
+export type { StepReplay, StepReplayStats } from './step-replay';
 export type { WebGpuOverrideSet } from './overrides';
 export { installWebGpuOverrides, removeWebGpuOverrides, webGpuOverridesInstalled } from './overrides';
 
