@@ -75,6 +75,9 @@ function formatResult(result: TrainStepBenchResult): string {
             `${result.settleSteps ?? 0} more warm-up steps until the dispatch caches settled`,
         ]
       : []),
+    ...(result.replayedSteps !== undefined
+      ? [`${result.replayedSteps} of ${stepMs.length} timed steps replayed without tfjs (FACEGAN_STEP_REPLAY=0 runs every step through tfjs)`]
+      : []),
     `load average ${result.loadAverage.map((load) => load.toFixed(2)).join(' -> ')} on ${availableParallelism()} CPUs ` +
       '(other processes slow the figures: compare runs made side by side)',
   ];

@@ -59,6 +59,8 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       // warmed until the dispatch caches settled: a few steps (a weight and its update alternate between two buffers)
       expect(result.settleSteps).toBeGreaterThanOrEqual(2);
       expect(result.settleSteps).toBeLessThan(12);
+      // settled steps are replayed (webgpu/step-replay.ts)
+      expect(result.replayedSteps).toBe(3);
       // queueing is part of a step
       expect(result.queueMsPerStep).toBeGreaterThan(0);
       expect(result.queueMsPerStep).toBeLessThan(Math.max(...result.stepMs));

@@ -106,6 +106,8 @@ export interface TrainStepBenchResult {
   queueMsPerStep?: number;
   /** Webgpu: warm-up steps run after config.warmup until the dispatch caches settled (warmDispatchCaches). */
   settleSteps?: number;
+  /** Webgpu: how many of the timed steps were replayed without tfjs (webgpu/step-replay.ts); undefined where replay is off. */
+  replayedSteps?: number;
   /** The machine's 1-minute load average before and after the timed steps: other work slows the figures. */
   loadAverage: [number, number];
   imagesPerSecond: number;
@@ -161,6 +163,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     const settleSteps = tf.getBackend() === 'webgpu' ? await warmDispatchCaches(tf.backend() as WebGPUBackend, () => trainer.stepAsync(images)) : 0;
 
     const loadBefore = loadavg()[0];
+    const replayedBefore = trainer.stepReplay?.replayed;
     const stepMs: number[] = [];
     const cpuMs: number[] = [];
     // a step's time runs from the previous step's metrics to its own
@@ -196,6 +199,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       stepMs,
       cpuMsPerStep: median(cpuMs),
       ...(pipelined ? { queueMsPerStep: median(queueMs), settleSteps } : {}),
+      ...(replayedBefore === undefined ? {} : { replayedSteps: trainer.stepReplay!.replayed - replayedBefore }),
       loadAverage: [loadBefore, loadavg()[0]],
       imagesPerSecond: config.batch / (msPerStep / 1e3),
       gflopsPerSecond: stepFlops / (msPerStep / 1e3) / 1e9,

@@ -8,6 +8,7 @@
  *   node trainer-bench.mjs --sizes 64,96 --batch 128 --width 1 --steps 30 --warmup 10 [--run 2]
  *
  * --run N names the line facegan-trainer-webgpu#N (several processes in one device call: their spread).
+ * replayedSteps: how many timed steps were replayed without tfjs (FACEGAN_STEP_REPLAY=0 turns replay off).
  */
 import { parseArgs } from 'node:util';
 import { formatGemmTuning } from '../webgpu/index';
@@ -40,6 +41,7 @@ for (const size of values.sizes.split(',').map(Number)) {
     pipelined: result.pipelined,
     msQueuePerStep: result.queueMsPerStep === undefined ? undefined : Math.round(result.queueMsPerStep * 100) / 100,
     settleSteps: result.settleSteps,
+    replayedSteps: result.replayedSteps,
     stepMs: result.stepMs.map((ms) => Math.round(ms * 100) / 100),
     gflopsEffective: Math.round(result.gflopsPerSecond),
     gflopsExecuted: Math.round(result.executedGflopsPerSecond),

@@ -12,7 +12,9 @@
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
 #
-# VARIANTS (default v2-large,project,project-nocache,project-autotune,project-scalar; project-nocache is project without
+# Order: PyTorch, the trainer (the figure that counts), then the variants, then queue-step-bench.
+# VARIANTS (default project, which profiles one step at the first size; v2-large, project-nocache, project-autotune and
+# project-scalar were the defaults until 2026-11-27; project-nocache is project without
 # the dispatch caches (dispatch-cache.ts: the CPU time to queue a step, the "queue" column); project-autotune times every GEMM variant per
 # convolution in its first step and keeps the fastest, as training does on a GPU, its table (ms and GFLOP/s per
 # convolution, chosen against default) in tfjs-<size>.err; project-scalar (vec4 tiles are the default since
@@ -37,7 +39,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-v2-large,project,project-nocache,project-autotune,project-scalar}
+variants=${VARIANTS:-project}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-}
 out=${OUT:-$(mktemp -d)}
@@ -55,12 +57,6 @@ bench() { # seconds allowed, name, then bench-step.mjs arguments
   grep '^{' "$out/tfjs-$name.log" >> "$results"
 }
 
-for size in $sizes; do
-  # One profiled step at the first size (PROFILE=all: at every size): it says which kernel to work on next.
-  profile=""
-  { [ "$size" = "$first" ] || [ "${PROFILE:-first}" = all ]; } && profile="--profile"
-  bench 190 "$size" --resolution "$size" --variants "$variants" $profile
-done
 echo "== PyTorch" >&2
 timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
   > "$out/torch.log" 2> "$out/torch.err"
@@ -71,6 +67,7 @@ grep '^{' "$out/torch.log" >> "$results"
 # The trainer in TRAINER_RUNS processes (default 2): on the H200 (2026-11-27) the same code gave 0.57× to 0.95×
 # of PyTorch at 64 px from one process to the next, and its steps got faster for the first few dozen; so each run
 # warms up TRAINER_WARMUP steps (default 10) and times TRAINER_STEPS (default 30), and its impl carries the run number.
+# Settled steps are replayed without tfjs (step-replay.ts; replayedSteps in each line says how many).
 for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu), run $run" >&2
   timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
@@ -79,10 +76,19 @@ for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   echo "   exit $?" >&2
   grep '^{' "$out/trainer-$run.log" >> "$results"
 done
-# And once with Node's young generation at 64 MB (TRAINER_ALT_NODE_FLAGS; empty skips): on this project's 2-core box
-# (2026-11-27) the default 16 MB promoted a step's short-lived objects, compacted in 88–111 ms pauses (a 215 ms
-# step on the H200); see docs/benchmarks.md.
-alt_node=${TRAINER_ALT_NODE_FLAGS---max-semi-space-size=64}
+# And once with every step through tfjs (TRAINER_TFJS_RUN=0 skips): what replay changes, in the same call.
+if [ "${TRAINER_TFJS_RUN:-1}" = 1 ]; then
+  echo "== the engine's trainer, every step through tfjs (FACEGAN_STEP_REPLAY=0)" >&2
+  FACEGAN_STEP_REPLAY=0 timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+    --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run tfjs \
+    > "$out/trainer-tfjs.log" 2> "$out/trainer-tfjs.err"
+  echo "   exit $?" >&2
+  grep '^{' "$out/trainer-tfjs.log" >> "$results"
+fi
+# And with Node flags (TRAINER_ALT_NODE_FLAGS, e.g. --max-semi-space-size=64; empty, the default, skips): on this
+# project's 2-core box (2026-11-27) the default 16 MB young generation promoted a tfjs step's short-lived objects,
+# compacted in 88–111 ms pauses (a 215 ms step on the H200); see docs/benchmarks.md. Replayed steps make few objects.
+alt_node=${TRAINER_ALT_NODE_FLAGS-}
 if [ -n "$alt_node" ]; then
   echo "== the engine's trainer with node $alt_node" >&2
   # shellcheck disable=SC2086
@@ -93,6 +99,12 @@ if [ -n "$alt_node" ]; then
   grep '^{' "$out/trainer-node-flags.log" >> "$results"
 fi
 
+for size in $sizes; do
+  # One profiled step at the first size (PROFILE=all: at every size): it says which kernel to work on next.
+  profile=""
+  { [ "$size" = "$first" ] || [ "${PROFILE:-first}" = all ]; } && profile="--profile"
+  bench 190 "$size" --resolution "$size" --variants "$variants" $profile
+done
 if [ "${QUEUE_STEP:-1}" = 1 ]; then
   # The CPU's share alone: queueing the trainer's step with queue.submit stubbed (the GEMMs untuned: compiling
   # every candidate again would cost a minute, and the plans change a handful of dispatches).
@@ -126,7 +138,8 @@ for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
     vs_base = f"{base[r['size']] / r['msPerStep']:.2f}x" if r['size'] in base else ''
     submit = str(r.get('submitBatch', ''))
-    dispatches = str(r.get('dispatchesPerStep', ''))
+    # the trainer's lines: how many timed steps were replayed without tfjs (step-replay.ts)
+    dispatches = str(r.get('dispatchesPerStep', '')) if 'replayedSteps' not in r else f"{r['replayedSteps']}/{r['steps']} rep"
     synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
     queue = f"{r['msQueuePerStep']:.1f}" if r.get('msQueuePerStep') is not None else ''
     losses = f"{r['dLoss']}/{r['gLoss']}" if 'dLoss' in r else ''
