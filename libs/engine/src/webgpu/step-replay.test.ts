@@ -24,21 +24,30 @@ function batch(seed: number, size = BATCH): tf.Tensor4D {
   return tf.tensor4d(randomDataset(size, resolution, seed).images, [size, resolution, resolution, 3]);
 }
 
-/** Trains `steps` steps on batches seeded 1, 2, …; returns each step's metrics and every variable's values after. */
-async function train(trainer: Trainer, steps: number, sizeOf: (step: number) => number = () => BATCH) {
+/** Every weight of both networks (batch-norm statistics too) and both optimizers' state, read back. */
+async function state(trainer: Trainer) {
+  const weights = await Promise.all(
+    [...trainer.generator.weights, ...trainer.discriminator.weights].map(async (weight) => Array.from(await weight.read().data())),
+  );
+  const optimizers = [...(await trainer.generatorOptimizer.getWeights()), ...(await trainer.discriminatorOptimizer.getWeights())];
+  const optimizerState = await Promise.all(optimizers.map(async (w) => Array.from(await w.tensor.data())));
+  return { weights, optimizerState };
+}
+
+/**
+ * Trains `steps` steps on batches seeded 1, 2, …; returns each step's metrics, the state after step `readAt`
+ * (reading it leaves tfjs a CPU copy of every variable, which replays must not leave stale) and after the last.
+ */
+async function train(trainer: Trainer, steps: number, sizeOf: (step: number) => number = () => BATCH, readAt = 8) {
   const metrics: StepMetrics[] = [];
+  let midway: Awaited<ReturnType<typeof state>> | undefined;
   for (let step = 0; step < steps; step++) {
     const images = batch(step + 1, sizeOf(step));
     metrics.push(await trainer.stepAsync(images));
     images.dispose();
+    if (step + 1 === readAt) midway = await state(trainer);
   }
-  const weights = await Promise.all(
-    [...trainer.generator.weights, ...trainer.discriminator.weights].map(async (weight) => Array.from(await weight.read().data())),
-  );
-  const optimizerState = await Promise.all(
-    [...(await trainer.generatorOptimizer.getWeights()), ...(await trainer.discriminatorOptimizer.getWeights())].map(async (w) => Array.from(await w.tensor.data())),
-  );
-  return { metrics, weights, optimizerState };
+  return { metrics, midway, ...(await state(trainer)) };
 }
 
 describe.skipIf(!gpu.available)('step replay (webgpu)', () => {
@@ -58,6 +67,7 @@ describe.skipIf(!gpu.available)('step replay (webgpu)', () => {
     expect(stats.replayed + stats.recorded).toBe(steps);
     expect(stats.dispatchesPerStep).toBeGreaterThan(100);
     expect(actual.metrics).toEqual(expected.metrics);
+    expect(actual.midway).toEqual(expected.midway);
     expect(actual.weights).toEqual(expected.weights);
     expect(actual.optimizerState).toEqual(expected.optimizerState);
   }, 240_000);

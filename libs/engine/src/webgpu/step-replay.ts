@@ -99,6 +99,11 @@ interface Recording {
   kept: tf.Tensor[];
   /** The variables the step left in other buffers than it found them in. */
   moved: Array<{ variable: tf.Variable; before: GPUBuffer; after: GPUBuffer }>;
+  /**
+   * Every variable the step assigned, with the buffer it started in: the moved ones, and those that came back to
+   * the same buffer (updated three times a step, a batch-norm statistic can get its first buffer back).
+   */
+  updated: Array<{ variable: tf.Variable; before: GPUBuffer; after: GPUBuffer }>;
 }
 
 interface Move {
@@ -125,6 +130,8 @@ interface Graph {
   watched: Set<GPUBuffer>;
   /** Tensors it holds so that their buffers stay: the recorded step's input and output. */
   kept: tf.Tensor[];
+  /** The variables each replay updates (in their buffers: tfjs does not know). */
+  variables: tf.Variable[];
   replays: number;
   stopWatching: () => void;
 }
@@ -324,12 +331,15 @@ class Replayer implements StepReplay {
     if (!isBuffer(inputBuffer) || !isBuffer(outputBuffer)) return 'the input or output is not in a GPU buffer';
     const after = variableBuffers(backend);
     const moved: Recording['moved'] = [];
-    for (const [variable, buffer] of after) {
-      const old = before.get(variable);
-      if (old !== undefined && old !== buffer) moved.push({ variable, before: old, after: buffer });
+    const updated: Recording['updated'] = [];
+    for (const [variable, now] of after) {
+      const then = before.get(variable);
+      if (then === undefined || then.dataId === now.dataId) continue;
+      updated.push({ variable, before: then.buffer, after: now.buffer });
+      if (then.buffer !== now.buffer) moved.push({ variable, before: then.buffer, after: now.buffer });
     }
     const kept = [tf.keep(input.clone()), tf.keep(this.result.clone())];
-    return { ops, input: inputBuffer, inputShape: [...input.shape], output: kept[1], outputBuffer, moved, kept };
+    return { ops, input: inputBuffer, inputShape: [...input.shape], output: kept[1], outputBuffer, moved, updated, kept };
   }
 
   private makeGraph(recording: Recording): Graph | string {
@@ -373,6 +383,7 @@ class Replayer implements StepReplay {
       const data = backend.tensorMap.get(variable.dataId);
       if (data) data.resource = before;
     }
+    forgetCpuCopies(backend, recording.updated.map((update) => update.variable));
     const temporaries: GPUBuffer[] = [];
     const moves = orderMoves(
       recording.moved.map((move) => ({ from: move.after, to: move.before })),
@@ -420,6 +431,7 @@ class Replayer implements StepReplay {
       temporaries,
       watched: new Set([...used].filter((buffer) => pooled(buffer))),
       kept: recording.kept,
+      variables: recording.updated.map((update) => update.variable),
       replays: 0,
       stopWatching: () => undefined,
     };
@@ -496,6 +508,7 @@ class Replayer implements StepReplay {
     encoder.copyBufferToBuffer(graph.output.buffer, 0, outputBuffer, 0, outputBuffer.size);
     for (const move of graph.moves) encoder.copyBufferToBuffer(move.from, 0, move.to, 0, move.from.size);
     backend.queue.submit([encoder.finish()]);
+    forgetCpuCopies(backend, graph.variables);
     this.stats.replayed++;
     return output;
   }
@@ -532,15 +545,27 @@ function flush(backend: BackendInternals): void {
   if (backend.commandEncoder) backend.submitQueue();
 }
 
+/**
+ * tfjs keeps a tensor's values on the CPU once they were read (a variable's, by a checkpoint or a sampled grid),
+ * since a tensor's data never changes. A replay changes the variables' data in place: their copies must go.
+ */
+function forgetCpuCopies(backend: BackendInternals, variables: readonly tf.Variable[]): void {
+  for (const variable of variables) {
+    const data = backend.tensorMap.get(variable.dataId);
+    if (data) data.values = null;
+  }
+}
+
 function isBuffer(resource: unknown): resource is GPUBuffer {
   return typeof resource === 'object' && resource !== null && 'mapState' in resource;
 }
 
-function variableBuffers(backend: BackendInternals): Map<tf.Variable, GPUBuffer> {
-  const buffers = new Map<tf.Variable, GPUBuffer>();
+/** Each variable's data (which an assign replaces) and buffer. */
+function variableBuffers(backend: BackendInternals): Map<tf.Variable, { dataId: object; buffer: GPUBuffer }> {
+  const buffers = new Map<tf.Variable, { dataId: object; buffer: GPUBuffer }>();
   for (const variable of Object.values(tf.engine().registeredVariables)) {
     const resource = backend.tensorMap.get(variable.dataId)?.resource;
-    if (isBuffer(resource)) buffers.set(variable, resource);
+    if (isBuffer(resource)) buffers.set(variable, { dataId: variable.dataId, buffer: resource });
   }
   return buffers;
 }
@@ -598,9 +623,9 @@ export function differences(a: Recording, b: Recording, stockMakeUniforms: Backe
       return `op ${i}: a ${x.kind} then a ${y.kind}`;
     }
   }
-  if (a.moved.length !== b.moved.length) return 'other variables updated';
-  for (let i = 0; i < a.moved.length; i++) {
-    const [x, y] = [a.moved[i], b.moved[i]];
+  if (a.updated.length !== b.updated.length) return 'other variables updated';
+  for (let i = 0; i < a.updated.length; i++) {
+    const [x, y] = [a.updated[i], b.updated[i]];
     if (x.variable !== y.variable || flowA.writer(x.after) !== flowB.writer(y.after)) return `variable ${x.variable.name} updated otherwise`;
   }
   if (flowA.writer(a.outputBuffer) !== flowB.writer(b.outputBuffer)) return 'another output';
@@ -614,7 +639,7 @@ export function differences(a: Recording, b: Recording, stockMakeUniforms: Backe
  */
 function dataflow(recording: Recording): { reads: string[][]; writer: (buffer: GPUBuffer) => string } {
   const lastWriter = new Map<GPUBuffer, number>();
-  const homes = new Map(recording.moved.map((move) => [move.before, move.variable.name]));
+  const homes = new Map(recording.updated.map((update) => [update.before, update.variable.name]));
   const constants = new Map<GPUBuffer, number>();
   const source = (buffer: GPUBuffer): string => {
     const writer = lastWriter.get(buffer);
