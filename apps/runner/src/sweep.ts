@@ -234,6 +234,10 @@ async function trainOne(context: TrainContext, run: RunRecord, variant: Variant,
       return false;
     }
     await store.finishRun(run.id, 'done');
+    if (result.replayedSteps) {
+      const { replayed, steps } = result.replayedSteps;
+      progress.log(`  ${replayed} of ${steps} steps replayed without tfjs (the same GPU work; FACEGAN_STEP_REPLAY=0 turns it off)`);
+    }
     progress.variantFinished(variant, 'done');
     return true;
   } catch (error) {

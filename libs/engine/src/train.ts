@@ -67,7 +67,12 @@ export interface GemmTuningReport {
 }
 
 export type TrainResult =
-  | { status: 'done'; epochs: number }
+  | {
+      status: 'done';
+      epochs: number;
+      /** Webgpu: how many of this run's steps were replayed without tfjs (webgpu/step-replay.ts), and of how many. */
+      replayedSteps?: { replayed: number; steps: number };
+    }
   | { status: 'diverged'; epoch: number }
   | { status: 'aborted'; epoch: number };
 
@@ -227,7 +232,12 @@ export async function trainVariant(
         previousCheckpoint = folder;
       }
     }
-    return { status: 'done', epochs: train.epochs };
+    const replay = trainer.stepReplay;
+    return {
+      status: 'done',
+      epochs: train.epochs,
+      ...(replay ? { replayedSteps: { replayed: replay.replayed, steps: globalStep - (resumed?.globalStep ?? 0) } } : {}),
+    };
   } finally {
     gridLatents.dispose();
     trainer.dispose();
