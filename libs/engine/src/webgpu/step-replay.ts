@@ -147,6 +147,8 @@ export interface StepReplayStats {
   /** Dispatches and buffer writes a replay sends (0 before the first graph). */
   dispatchesPerStep: number;
   writesPerStep: number;
+  /** Compute passes a replay sends: a write that cannot go first (its buffer is used earlier in the step) ends one. */
+  passesPerStep: number;
   /** Why the last two recorded steps did not match, or why the last graph was dropped. */
   lastReason?: string;
 }
@@ -180,7 +182,7 @@ export function createStepReplay(): StepReplay | undefined {
 }
 
 class Replayer implements StepReplay {
-  readonly stats: StepReplayStats = { recorded: 0, replayed: 0, graphs: 0, dropped: 0, dispatchesPerStep: 0, writesPerStep: 0 };
+  readonly stats: StepReplayStats = { recorded: 0, replayed: 0, graphs: 0, dropped: 0, dispatchesPerStep: 0, writesPerStep: 0, passesPerStep: 0 };
   private readonly backend: BackendInternals;
   private readonly stockMakeUniforms: BackendInternals['makeUniforms'];
   private previous: Recording | undefined;
@@ -215,6 +217,7 @@ class Replayer implements StepReplay {
         this.stats.graphs++;
         this.stats.dispatchesPerStep = made.ops.filter((op) => op.kind === 'dispatch').length;
         this.stats.writesPerStep = made.ops.length - this.stats.dispatchesPerStep;
+        this.stats.passesPerStep = countPasses(made);
         this.recordedWithoutMatch = 0;
       }
     } else {
@@ -532,6 +535,20 @@ class Replayer implements StepReplay {
     graph.arena.destroy();
     tf.dispose(graph.kept);
   }
+}
+
+function countPasses(graph: Graph): number {
+  let passes = 0;
+  let open = false;
+  for (const op of graph.ops) {
+    if (op.kind === 'dispatch') {
+      if (!open) passes++;
+      open = true;
+    } else if (!graph.writes.get(op)!.hoisted) {
+      open = false;
+    }
+  }
+  return passes;
 }
 
 /** The step's bind group and its buffers. */
