@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, type StepMetrics, type Trainer } from '../trainer';
 import { randomDataset, tinySettings } from '../test-fixtures';
-import { orderMoves } from './step-replay';
+import { orderMoves, separateRewrites } from './step-replay';
 import { initWebGpu } from './index';
 import { webGpuForTests } from './test-support';
 
@@ -66,6 +66,8 @@ describe.skipIf(!gpu.available)('step replay (webgpu)', () => {
     expect(stats.replayed).toBeGreaterThanOrEqual(steps - 6);
     expect(stats.replayed + stats.recorded).toBe(steps);
     expect(stats.dispatchesPerStep).toBeGreaterThan(100);
+    // every write goes first (separateRewrites): one compute pass a step
+    expect(stats.passesPerStep).toBe(1);
     expect(actual.metrics).toEqual(expected.metrics);
     expect(actual.midway).toEqual(expected.midway);
     expect(actual.weights).toEqual(expected.weights);
@@ -138,5 +140,35 @@ describe('orderMoves', () => {
     expect([a, b, c].map((x) => contents.get(x))).toEqual(['c', 'a', 'b']);
     expect(contents.get(d)).toBe('d');
     expect(temporaries.map(name)).toEqual(['t0']);
+  });
+});
+
+describe('separateRewrites', () => {
+  const buffer = (name: string) => ({ name, size: 4, usage: 140 }) as unknown as GPUBuffer;
+  const name = (x: GPUBuffer) => (x as unknown as { name: string }).name;
+  const pipeline = {} as GPUComputePipeline;
+  const write = (target: GPUBuffer) => ({ kind: 'write' as const, buffer: target, offset: 0, bytes: new Uint8Array(4), source: 'test' });
+  const dispatch = (...buffers: GPUBuffer[]) => ({ kind: 'dispatch' as const, pipeline, bindGroup: {} as GPUBindGroup, buffers, workgroups: [1, 1, 1] as [number, number, number] });
+  const [s, out1, out2, result] = ['s', 'out1', 'out2', 'result'].map(buffer);
+
+  it('gives a write to a buffer used before a buffer of its own, and binds its readers to it until the buffer is written again', () => {
+    let made = 0;
+    const ops = separateRewrites(
+      [write(s), dispatch(out1, s), write(s), dispatch(out2, s, out1), dispatch(s, out2), dispatch(result, s)],
+      new Set([result]),
+      { buffer: () => buffer(`new${made++}`), bindGroup: () => ({ rebound: true }) as unknown as GPUBindGroup },
+    );
+    const names = ops.map((op) => (op.kind === 'write' ? `write ${name(op.buffer)}` : op.buffers.map(name).join(',')));
+    // the first write keeps s; the second goes to new0, read by the next op; s written by a dispatch is s again
+    expect(names).toEqual(['write s', 'out1,s', 'write new0', 'out2,new0,out1', 's,out2', 'result,s']);
+    expect(ops.map((op) => op.kind === 'dispatch' && (op.bindGroup as unknown as { rebound?: boolean }).rebound === true)).toEqual([false, false, false, true, false, false]);
+  });
+
+  it('keeps the last write of a buffer read after the step', () => {
+    const ops = separateRewrites([dispatch(out1, result), write(result)], new Set([result]), {
+      buffer: () => buffer('new'),
+      bindGroup: () => ({}) as GPUBindGroup,
+    });
+    expect(ops[1].kind === 'write' && name(ops[1].buffer)).toBe('result');
   });
 });

@@ -397,11 +397,25 @@ class Replayer implements StepReplay {
       },
     );
 
+    // a write to a buffer an earlier op used gets a buffer of its own: then every write can go first
+    // (the variables' own buffers are written by the moves after the step: what the step left there does not matter)
+    const observed = new Set<GPUBuffer>([recording.input, recording.outputBuffer, ...recording.updated.map((update) => update.after)]);
+    const device = backend.device;
+    const ops = separateRewrites(recording.ops, observed, {
+      buffer: (like) => {
+        const buffer = device.createBuffer({ size: like.size, usage: like.usage });
+        temporaries.push(buffer);
+        return buffer;
+      },
+      bindGroup: (pipeline, buffers) =>
+        device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }),
+    });
+
     // every write's bytes in one buffer; a write to a buffer no earlier op touches goes first
     const writes = new Map<WriteOp, { arenaOffset: number; hoisted: boolean }>();
     const touched = new Set<GPUBuffer>();
     let arenaSize = 0;
-    for (const op of recording.ops) {
+    for (const op of ops) {
       if (op.kind === 'write') {
         writes.set(op, { arenaOffset: arenaSize, hoisted: !touched.has(op.buffer) });
         arenaSize += align4(op.bytes.byteLength);
@@ -421,9 +435,9 @@ class Replayer implements StepReplay {
     backend.queue.submit([encoder.finish()]);
 
     const graph: Graph = {
-      ops: recording.ops,
+      ops,
       writes,
-      volatileWrites: recording.ops.filter((op): op is WriteOp => op.kind === 'write' && op.uniformsStepsAhead !== undefined),
+      volatileWrites: ops.filter((op): op is WriteOp => op.kind === 'write' && op.uniformsStepsAhead !== undefined),
       arena,
       arenaBytes,
       input: recording.input,
@@ -535,6 +549,48 @@ class Replayer implements StepReplay {
     graph.arena.destroy();
     tf.dispose(graph.kept);
   }
+}
+
+/** Writes larger than this keep their buffer (and end a compute pass): the step's uploads are scalars. */
+const SEPARATE_WRITE_MAX_BYTES = 65536;
+
+/**
+ * The ops with each write to a buffer that an earlier op used (tfjs's pool hands a uniform or scalar buffer
+ * out again once a submit frees it) sent to a new buffer instead, and the ops that read that value bound to
+ * it (new bind groups). Every write then targets a buffer no earlier op touched and can go before the first
+ * dispatch, so a replay is one compute pass. A write that leaves a buffer read after the step (`observed`)
+ * keeps its buffer.
+ */
+export function separateRewrites(
+  ops: readonly Op[],
+  observed: ReadonlySet<GPUBuffer>,
+  makers: { buffer: (like: GPUBuffer) => GPUBuffer; bindGroup: (pipeline: GPUComputePipeline, buffers: GPUBuffer[]) => GPUBindGroup },
+): Op[] {
+  const lastWrite = new Map<GPUBuffer, number>();
+  ops.forEach((op, index) => lastWrite.set(op.kind === 'write' ? op.buffer : op.buffers[0], index));
+  const touched = new Set<GPUBuffer>();
+  /** The buffer that now holds what the step last wrote to each original buffer. */
+  const current = new Map<GPUBuffer, GPUBuffer>();
+  return ops.map((op, index) => {
+    if (op.kind === 'write') {
+      const final = observed.has(op.buffer) && lastWrite.get(op.buffer) === index;
+      const separate = touched.has(op.buffer) && !final && op.bytes.byteLength <= SEPARATE_WRITE_MAX_BYTES;
+      touched.add(op.buffer);
+      if (!separate) {
+        current.delete(op.buffer);
+        return op;
+      }
+      const buffer = makers.buffer(op.buffer);
+      current.set(op.buffer, buffer);
+      return { ...op, buffer };
+    }
+    for (const buffer of op.buffers) touched.add(buffer);
+    // the output (binding 0) is written where tfjs put it; the inputs are read from wherever they are now
+    const buffers = op.buffers.map((buffer, binding) => (binding === 0 ? buffer : (current.get(buffer) ?? buffer)));
+    current.delete(op.buffers[0]);
+    if (buffers.every((buffer, binding) => buffer === op.buffers[binding])) return op;
+    return { ...op, buffers, bindGroup: makers.bindGroup(op.pipeline, buffers) };
+  });
 }
 
 function countPasses(graph: Graph): number {
