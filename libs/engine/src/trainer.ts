@@ -4,7 +4,7 @@ import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from '@facegan/random';
 import { fusedAdam } from './fused-adam';
-import { createStepReplay, GpuDropout, markGpuStep, randomNormalOnGpu, type StepReplayStats } from './webgpu/index';
+import { createStepReplay, GpuDropout, markGpuStep, randomNormalOnGpu, type StepReplay, type StepReplayStats } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -59,9 +59,10 @@ export interface TrainerOptions {
   deviceRandom?: boolean;
   /**
    * Replay settled steps without tfjs (webgpu/step-replay.ts): the same GPU work, a fraction of the CPU's.
-   * Default: on webgpu with the dispatch caches, unless FACEGAN_STEP_REPLAY=0. Needs deviceRandom.
+   * Default: on webgpu with the dispatch caches, unless FACEGAN_STEP_REPLAY=0. Needs deviceRandom. A
+   * StepReplay (createStepReplay) is used as given: a benchmark keeps it to time the replayed dispatches.
    */
-  stepReplay?: boolean;
+  stepReplay?: boolean | StepReplay;
 }
 
 /** Keras's epsilon: probabilities are clipped to [ε, 1 − ε] before the log. */
@@ -153,7 +154,8 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
       ? randomNormalOnGpu([batch, model.latentDim], latentSeeds, step)
       : tf.randomNormal([batch, model.latentDim], 0, 1, 'float32', mixSeed(latentSeeds, step))) as tf.Tensor2D;
   // every number that changes from step to step is keyed by the global step on the device: replayable
-  const replay = (options.stepReplay ?? true) && deviceRandom ? createStepReplay() : undefined;
+  const replay =
+    typeof options.stepReplay === 'object' ? options.stepReplay : (options.stepReplay ?? true) && deviceRandom ? createStepReplay() : undefined;
 
   /** Runs the updates; returns the step's statistics, still on the device (the caller reads and disposes them). */
   function dispatchStep(realImages: tf.Tensor4D): tf.Tensor1D {

@@ -73,4 +73,21 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       await tf.setBackend('cpu');
     }
   });
+
+  it("times the replayed step's dispatches alone, all of them and by program (gpuBreakdownRepeats)", async () => {
+    await prepareBenchBackend({ backend: 'webgpu' });
+    try {
+      const result = await benchTrainStep({ resolution: 32, width: 1 / 32, batch: 2, steps: 2, warmup: 1, profile: false, gpuBreakdownRepeats: 2 });
+      const breakdown = result.gpuBreakdown!;
+      expect(breakdown.msPerStep).toBeGreaterThan(0);
+      const labels = breakdown.groups.map((group) => group.label);
+      expect(labels).toEqual(expect.arrayContaining(['faceganForwardConvGemm', 'faceganBackpropFilterGemm', 'faceganAdamWeight']));
+      expect(breakdown.groups.every((group) => group.dispatches > 0 && group.aloneMs > 0)).toBe(true);
+      // longest alone first; the first six also timed left out
+      expect(breakdown.groups[0].aloneMs).toBeGreaterThanOrEqual(breakdown.groups[1].aloneMs);
+      expect(breakdown.groups.filter((group) => !Number.isNaN(group.withoutMs))).toHaveLength(6);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
 });

@@ -14,7 +14,7 @@ import { initBackend, type BackendInfo } from '../backend';
 import { wasmThreadsCount } from '../kernels/wasm/threads';
 import { createTrainer } from '../trainer';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { gemmAutotuneDefault, queueAndTune, warmDispatchCaches, type GemmTuningResult } from '../webgpu/index';
+import { createStepReplay, gemmAutotuneDefault, queueAndTune, warmDispatchCaches, type GemmTuningResult, type StepReplay } from '../webgpu/index';
 
 export interface BenchBackendOptions {
   backend: BackendName;
@@ -65,6 +65,24 @@ export interface TrainStepBenchConfig {
   profile: boolean;
   /** Tune the GEMMs in the first warm-up step, as training does (TrainOptions.autotune); default as training. */
   autotune?: boolean;
+  /**
+   * Webgpu with step replay: after the timed steps, time the replayed step's dispatches alone, `repeats` times
+   * back to back, all of them and each group (by program) alone and left out (StepReplay.timeDispatches). The
+   * trainer is trained on garbage by it: anything timed after (the profile) runs on other numbers.
+   */
+  gpuBreakdownRepeats?: number;
+}
+
+/** The replayed step's dispatches timed without the CPU (StepReplay.timeDispatches). */
+export interface GpuBreakdown {
+  repeats: number;
+  /** All of a step's dispatches, back to back: the GPU's time for a step. */
+  msPerStep: number;
+  /**
+   * By program (shader key up to its first '_'), longest alone first: its dispatches alone, and for the first
+   * few the step without them (NaN for the rest).
+   */
+  groups: Array<{ label: string; dispatches: number; aloneMs: number; withoutMs: number }>;
 }
 
 export interface KernelProfileRow {
@@ -118,6 +136,7 @@ export interface TrainStepBenchResult {
   /** With autotune: the GEMM problems tuned in the first warm-up step, and the wall time that step took. */
   tuning?: GemmTuningResult[];
   tuningStepMs?: number;
+  gpuBreakdown?: GpuBreakdown;
 }
 
 function median(values: readonly number[]): number {
@@ -142,7 +161,8 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
   const flops = modelFlops(settings.model, config.batch);
   const stepFlops = flops.trainStep;
   const executedFlops = subPixelKernelsRegistered() ? flops.subPixelTrainStep : stepFlops;
-  const trainer = createTrainer(settings);
+  const replay = config.gpuBreakdownRepeats ? createStepReplay() : undefined;
+  const trainer = createTrainer(settings, replay ? { stepReplay: replay } : {});
   const images = tf.randomUniform([config.batch, config.resolution, config.resolution, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
   // as training runs: on webgpu one step queued ahead (TrainOptions.pipelined)
   const pipelined = tf.getBackend() === 'webgpu';
@@ -206,12 +226,31 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       executedGflopsPerSecond: executedFlops / (msPerStep / 1e3) / 1e9,
       ...tuning,
     };
+    if (replay && config.gpuBreakdownRepeats) result.gpuBreakdown = await gpuBreakdown(replay, config.gpuBreakdownRepeats);
     if (config.profile) result.profile = await profileSteps(() => trainer.stepAsync(images), config.steps);
     return result;
   } finally {
     images.dispose();
     trainer.dispose();
   }
+}
+
+/** Groups also timed left out of the step: the ones that take longest alone (each costs a step's time per repeat). */
+const GROUPS_LEFT_OUT = 6;
+
+async function gpuBreakdown(replay: StepReplay, repeats: number): Promise<GpuBreakdown | undefined> {
+  const all = await replay.timeDispatches(repeats);
+  if (!all) return undefined;
+  const groups: GpuBreakdown['groups'] = [];
+  for (const [label, dispatches] of all.dispatches) {
+    const alone = await replay.timeDispatches(repeats, (l) => l === label);
+    groups.push({ label, dispatches, aloneMs: alone?.msPerRepeat ?? NaN, withoutMs: NaN });
+  }
+  groups.sort((a, b) => b.aloneMs - a.aloneMs);
+  for (const group of groups.slice(0, GROUPS_LEFT_OUT)) {
+    group.withoutMs = (await replay.timeDispatches(repeats, (l) => l !== group.label))?.msPerRepeat ?? NaN;
+  }
+  return { repeats, msPerStep: all.msPerRepeat, groups };
 }
 
 /**

@@ -9,6 +9,8 @@
  *
  * --run N names the line facegan-trainer-webgpu#N (several processes in one device call: their spread).
  * replayedSteps: how many timed steps were replayed without tfjs (FACEGAN_STEP_REPLAY=0 turns replay off).
+ * --gpu-breakdown R: then the replayed step's dispatches timed alone, R times back to back: all of them, and each
+ * program's alone and left out (gpuBreakdown in the line; the trainer is of no use after, so it comes last).
  */
 import { parseArgs } from 'node:util';
 import { formatGemmTuning } from '../webgpu/index';
@@ -22,13 +24,15 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
     run: { type: 'string' },
+    'gpu-breakdown': { type: 'string' },
   },
 });
 const backend = await prepareBenchBackend({ backend: 'webgpu' });
 for (const size of values.sizes.split(',').map(Number)) {
   const batch = Number(values.batch);
   const width = Number(values.width);
-  const result = await benchTrainStep({ resolution: size, width, batch, steps: Number(values.steps), warmup: Number(values.warmup), profile: false });
+  const gpuBreakdownRepeats = values['gpu-breakdown'] === undefined ? undefined : Number(values['gpu-breakdown']);
+  const result = await benchTrainStep({ resolution: size, width, batch, steps: Number(values.steps), warmup: Number(values.warmup), profile: false, gpuBreakdownRepeats });
   const line = {
     impl: `facegan-trainer-webgpu${values.run === undefined ? '' : `#${values.run}`}`,
     device: backend.device,
@@ -47,6 +51,15 @@ for (const size of values.sizes.split(',').map(Number)) {
     gflopsExecuted: Math.round(result.executedGflopsPerSecond),
     autotuned: result.tuning !== undefined,
     tuningStepMs: result.tuningStepMs === undefined ? undefined : Math.round(result.tuningStepMs),
+    gpuBreakdown: result.gpuBreakdown && {
+      repeats: result.gpuBreakdown.repeats,
+      msPerStep: Math.round(result.gpuBreakdown.msPerStep * 1000) / 1000,
+      groups: result.gpuBreakdown.groups.map((g) => ({
+        ...g,
+        aloneMs: Math.round(g.aloneMs * 1000) / 1000,
+        withoutMs: Number.isNaN(g.withoutMs) ? undefined : Math.round(g.withoutMs * 1000) / 1000,
+      })),
+    },
   };
   if (result.tuning) process.stderr.write(`GEMM tuning at ${size} px (first warm-up step ${Math.round(result.tuningStepMs ?? 0)} ms):\n${formatGemmTuning(result.tuning)}\n`);
   console.log(JSON.stringify(line));

@@ -70,8 +70,12 @@ grep '^{' "$out/torch.log" >> "$results"
 # Settled steps are replayed without tfjs (step-replay.ts; replayedSteps in each line says how many).
 for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   echo "== the engine's trainer (createTrainer, as runner:bench --backend webgpu), run $run" >&2
+  # the first run then times the replayed step's dispatches without the CPU, by program (GPU_BREAKDOWN repeats; 0 skips)
+  breakdown=""
+  [ "$run" = 1 ] && [ "${GPU_BREAKDOWN:-10}" != 0 ] && breakdown="--gpu-breakdown ${GPU_BREAKDOWN:-10}"
+  # shellcheck disable=SC2086
   timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
-    --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run "$run" \
+    --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run "$run" $breakdown \
     > "$out/trainer-$run.log" 2> "$out/trainer-$run.err"
   echo "   exit $?" >&2
   grep '^{' "$out/trainer-$run.log" >> "$results"
@@ -144,6 +148,17 @@ for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 
     queue = f"{r['msQueuePerStep']:.1f}" if r.get('msQueuePerStep') is not None else ''
     losses = f"{r['dLoss']}/{r['gLoss']}" if 'dLoss' in r else ''
     print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x  {losses}")
+
+for r in rows:
+    b = r.get('gpuBreakdown')
+    if not b:
+        continue
+    print(f"\n{r['impl']} at {r['size']} px: the replayed step's dispatches alone, {b['repeats']} steps back to back: "
+          f"{b['msPerStep']:.2f} ms a step (its ms/step above: {r['msPerStep']:.2f}); by program, longest alone first")
+    print(f"{'program':<36}{'dispatches':>11}{'alone ms':>10}{'left out: step ms':>19}")
+    for g in b['groups'][:24]:
+        without = f"{g['withoutMs']:.2f}" if g.get('withoutMs') is not None else ''
+        print(f"{g['label']:<36}{g['dispatches']:>11}{g['aloneMs']:>10.3f}{without:>19}")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:

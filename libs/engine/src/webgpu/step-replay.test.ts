@@ -148,7 +148,7 @@ describe('separateRewrites', () => {
   const name = (x: GPUBuffer) => (x as unknown as { name: string }).name;
   const pipeline = {} as GPUComputePipeline;
   const write = (target: GPUBuffer) => ({ kind: 'write' as const, buffer: target, offset: 0, bytes: new Uint8Array(4), source: 'test' });
-  const dispatch = (...buffers: GPUBuffer[]) => ({ kind: 'dispatch' as const, pipeline, bindGroup: {} as GPUBindGroup, buffers, workgroups: [1, 1, 1] as [number, number, number] });
+  const dispatch = (...buffers: GPUBuffer[]) => ({ kind: 'dispatch' as const, label: 'test', pipeline, bindGroup: {} as GPUBindGroup, buffers, workgroups: [1, 1, 1] as [number, number, number] });
   const [s, out1, out2, result] = ['s', 'out1', 'out2', 'result'].map(buffer);
 
   it('gives a write to a buffer used before a buffer of its own, and binds its readers to it until the buffer is written again', () => {

@@ -68,6 +68,8 @@ interface BackendInternals {
 
 interface DispatchOp {
   kind: 'dispatch';
+  /** The program's shader key up to its first '_' (faceganAdamWeight, binary, fill…): what timeDispatches groups by. */
+  label: string;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   /** The bind group's buffers by binding: the output first, then the inputs, then the uniforms (tfjs's layout). */
@@ -161,6 +163,15 @@ export interface StepReplay {
    */
   step(input: tf.Tensor, run: (input: tf.Tensor) => tf.Tensor, advance: () => void): tf.Tensor;
   readonly stats: StepReplayStats;
+  /**
+   * Benchmarks only: the wall time of the graph's dispatches (those whose label `keep` keeps), sent `repeats`
+   * times back to back in one submit, per repeat, after two unmeasured repeats; how many dispatches a repeat
+   * has, by label. Undefined without a graph. With no CPU work between them, this is the GPU's time; leaving
+   * a group out says what it costs, without the per-kernel timestamps that put every dispatch in a pass of its
+   * own. The dispatches run on the graph's buffers: the variables are trained on what is there, so the
+   * trainer is of no further use.
+   */
+  timeDispatches(repeats: number, keep?: (label: string) => boolean): Promise<{ msPerRepeat: number; dispatches: Map<string, number> } | undefined>;
   /** Drops the graph (the variables stay where tfjs sees them) and stops. */
   dispose(): void;
 }
@@ -233,6 +244,34 @@ class Replayer implements StepReplay {
     this.stopped = true;
   }
 
+  async timeDispatches(repeats: number, keep: (label: string) => boolean = () => true): Promise<{ msPerRepeat: number; dispatches: Map<string, number> } | undefined> {
+    const graph = this.graph;
+    if (!graph) return undefined;
+    const kept = graph.ops.filter((op): op is DispatchOp => op.kind === 'dispatch' && keep(op.label));
+    const dispatches = new Map<string, number>();
+    for (const op of kept) dispatches.set(op.label, (dispatches.get(op.label) ?? 0) + 1);
+    const { device, queue } = this.backend;
+    const send = (times: number) => {
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      for (let i = 0; i < times; i++) {
+        for (const op of kept) {
+          pass.setPipeline(op.pipeline);
+          pass.setBindGroup(0, op.bindGroup);
+          pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
+        }
+      }
+      pass.end();
+      queue.submit([encoder.finish()]);
+      return queue.onSubmittedWorkDone();
+    };
+    flush(this.backend);
+    await send(2);
+    const started = performance.now();
+    await send(repeats);
+    return { msPerRepeat: (performance.now() - started) / repeats, dispatches };
+  }
+
   /** What the last recorded step returned (record() sets it even when the recording is unusable). */
   private result!: tf.Tensor;
 
@@ -277,7 +316,15 @@ class Replayer implements StepReplay {
       }
       if (backend.activeTimers) fail('tfjs is profiling');
       if (!group || typeof recorded.pipeline !== 'object' || recorded.pipeline === null) fail('a dispatch without a pipeline or bind group');
-      else ops.push({ kind: 'dispatch', pipeline: recorded.pipeline as GPUComputePipeline, ...bindGroupOf(group), workgroups: [...recorded.dispatch] });
+      else {
+        ops.push({
+          kind: 'dispatch',
+          label: String(recorded.shaderKey).split('_')[0],
+          pipeline: recorded.pipeline as GPUComputePipeline,
+          ...bindGroupOf(group),
+          workgroups: [...recorded.dispatch],
+        });
+      }
     });
     patch(backend.device, 'createBindGroup', (stock) => (descriptor: GPUBindGroupDescriptor) => {
       const made = stock.call(backend.device, descriptor);
