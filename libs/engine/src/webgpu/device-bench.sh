@@ -30,9 +30,8 @@
 # Expected ≈ 4.5–5.5 min on an H100/H200 (an estimate: the first call of 2026-11-27 took 172 s with one trainer run
 # and no queue-step runs; tuning compiles up to 8 plans of each convolution GEMM, in project-autotune
 # and in the trainer, each compiling its plans' shaders; every variant runs 12 more warm-up steps, in which the
-# dispatch caches settle, so that all train as many steps and their losses compare). Worst case (every run hitting its timeout) 2×190 + 120 + 3×200 + 2×90 s:
-# the runs go most important first and append to results.jsonl as they finish, so a cut-off call keeps them;
-# give the device call timeout_s 600.
+# dispatch caches settle, so that all train as many steps and their losses compare). The runs go most important
+# first and append to results.jsonl as they finish; BUDGET_S (below) caps them all; give the device call timeout_s 600.
 set -uo pipefail
 sizes=${SIZES:-64 96}
 batch=${BATCH:-128}
@@ -46,11 +45,20 @@ out=${OUT:-$(mktemp -d)}
 results=$out/results.jsonl
 : > "$results"
 first=${sizes%% *}
+# Every run's timeout is capped by what is left of BUDGET_S (default 540 s, under the device tool's 600 s a call),
+# so that the summary and logs.tgz are always written; a run with under 20 s left is skipped.
+budget_end=$((SECONDS + ${BUDGET_S:-540}))
+left() { # the smaller of $1 and the seconds left of the budget, or 0 with under 20 s left
+  local remaining=$((budget_end - SECONDS))
+  if [ "$remaining" -lt 20 ]; then echo 0; elif [ "$remaining" -lt "$1" ]; then echo "$remaining"; else echo "$1"; fi
+}
 
 bench() { # seconds allowed, name, then bench-step.mjs arguments
   local seconds=$1 name=$2
   shift 2
   echo "== tfjs webgpu $name: $*" >&2
+  seconds=$(left "$seconds")
+  [ "$seconds" = 0 ] && { echo "   skipped: out of time" >&2; return; }
   timeout "$seconds" node .device/bench-step.mjs --batch "$batch" --width "$width" --steps "$steps" --warmup "$warmup" "$@" \
     > "$out/tfjs-$name.log" 2> "$out/tfjs-$name.err"
   echo "   exit $? ($(grep -c '^{' "$out/tfjs-$name.log") results)" >&2
@@ -58,7 +66,7 @@ bench() { # seconds allowed, name, then bench-step.mjs arguments
 }
 
 echo "== PyTorch" >&2
-timeout 120 python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
+timeout "$(left 120)" python3 .device/torch_dcgan.py --sizes "${sizes// /,}" --batch "$batch" --width "$width" --steps 20 --bf16 \
   > "$out/torch.log" 2> "$out/torch.err"
 echo "   exit $?" >&2
 grep '^{' "$out/torch.log" >> "$results"
@@ -74,16 +82,17 @@ for run in $(seq 1 "${TRAINER_RUNS:-2}"); do
   breakdown=""
   [ "$run" = 1 ] && [ "${GPU_BREAKDOWN:-10}" != 0 ] && breakdown="--gpu-breakdown ${GPU_BREAKDOWN:-10}"
   # shellcheck disable=SC2086
-  timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+  [ "$(left 200)" = 0 ] && { echo "   skipped: out of time" >&2; continue; }
+  timeout "$(left 200)" node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
     --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run "$run" $breakdown \
     > "$out/trainer-$run.log" 2> "$out/trainer-$run.err"
   echo "   exit $?" >&2
   grep '^{' "$out/trainer-$run.log" >> "$results"
 done
 # And once with every step through tfjs (TRAINER_TFJS_RUN=0 skips): what replay changes, in the same call.
-if [ "${TRAINER_TFJS_RUN:-1}" = 1 ]; then
+if [ "${TRAINER_TFJS_RUN:-1}" = 1 ] && [ "$(left 200)" != 0 ]; then
   echo "== the engine's trainer, every step through tfjs (FACEGAN_STEP_REPLAY=0)" >&2
-  FACEGAN_STEP_REPLAY=0 timeout 200 node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+  FACEGAN_STEP_REPLAY=0 timeout "$(left 200)" node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
     --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run tfjs \
     > "$out/trainer-tfjs.log" 2> "$out/trainer-tfjs.err"
   echo "   exit $?" >&2
@@ -93,10 +102,10 @@ fi
 # project's 2-core box (2026-11-27) the default 16 MB young generation promoted a tfjs step's short-lived objects,
 # compacted in 88–111 ms pauses (a 215 ms step on the H200); see docs/benchmarks.md. Replayed steps make few objects.
 alt_node=${TRAINER_ALT_NODE_FLAGS-}
-if [ -n "$alt_node" ]; then
+if [ -n "$alt_node" ] && [ "$(left 200)" != 0 ]; then
   echo "== the engine's trainer with node $alt_node" >&2
   # shellcheck disable=SC2086
-  timeout 200 node $alt_node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
+  timeout "$(left 200)" node $alt_node .device/trainer-bench.mjs --sizes "${sizes// /,}" --batch "$batch" --width "$width" \
     --steps "${TRAINER_STEPS:-30}" --warmup "${TRAINER_WARMUP:-10}" --run node-flags \
     > "$out/trainer-node-flags.log" 2> "$out/trainer-node-flags.err"
   echo "   exit $?" >&2
@@ -114,7 +123,8 @@ if [ "${QUEUE_STEP:-1}" = 1 ]; then
   # every candidate again would cost a minute, and the plans change a handful of dispatches).
   echo "== CPU time to queue one step of the trainer, the GPU taken out (queue-step-bench)" >&2
   for size in $sizes; do
-    FACEGAN_GEMM_AUTOTUNE=0 timeout 90 node .device/queue-step-bench.mjs --resolution "$size" --width "$width" --batch "$batch" --steps 12 \
+    [ "$(left 90)" = 0 ] && { echo "   $size px: skipped, out of time" >&2; continue; }
+    FACEGAN_GEMM_AUTOTUNE=0 timeout "$(left 90)" node .device/queue-step-bench.mjs --resolution "$size" --width "$width" --batch "$batch" --steps 12 \
       > "$out/queue-$size.log" 2> "$out/queue-$size.err"
     echo "   $size px: exit $? $(grep '^{' "$out/queue-$size.log")" >&2
   done
