@@ -86,6 +86,11 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       // longest alone first; the first six also timed left out
       expect(breakdown.groups[0].aloneMs).toBeGreaterThanOrEqual(breakdown.groups[1].aloneMs);
       expect(breakdown.groups.filter((group) => !Number.isNaN(group.withoutMs))).toHaveLength(6);
+      // and each dispatch alone: the longest first, indices into the step's dispatches
+      expect(breakdown.longestDispatches.length).toBeGreaterThan(0);
+      expect(breakdown.longestDispatches[0].ms).toBeGreaterThanOrEqual(breakdown.longestDispatches[breakdown.longestDispatches.length - 1].ms);
+      expect(breakdown.longestDispatches.every((d) => d.index >= 0 && d.workgroups.length === 3)).toBe(true);
+      expect(breakdown.sumOfDispatchesMs).toBeGreaterThan(0);
     } finally {
       await tf.setBackend('cpu');
     }

@@ -83,6 +83,10 @@ export interface GpuBreakdown {
    * few the step without them (NaN for the rest).
    */
   groups: Array<{ label: string; dispatches: number; aloneMs: number; withoutMs: number }>;
+  /** Each dispatch alone (StepReplay.timeEachDispatch), longest first: which layer's kernel takes the time. */
+  longestDispatches: Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }>;
+  /** The sum over every dispatch timed alone. */
+  sumOfDispatchesMs: number;
 }
 
 export interface KernelProfileRow {
@@ -237,6 +241,8 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
 
 /** Groups also timed left out of the step: the ones that take longest alone (each costs a step's time per repeat). */
 const GROUPS_LEFT_OUT = 6;
+/** Dispatches listed by their time alone. */
+const LONGEST_DISPATCHES = 24;
 
 async function gpuBreakdown(replay: StepReplay, repeats: number): Promise<GpuBreakdown | undefined> {
   const all = await replay.timeDispatches(repeats);
@@ -250,7 +256,14 @@ async function gpuBreakdown(replay: StepReplay, repeats: number): Promise<GpuBre
   for (const group of groups.slice(0, GROUPS_LEFT_OUT)) {
     group.withoutMs = (await replay.timeDispatches(repeats, (l) => l !== group.label))?.msPerRepeat ?? NaN;
   }
-  return { repeats, msPerStep: all.msPerRepeat, groups };
+  const each = (await replay.timeEachDispatch(repeats)) ?? [];
+  return {
+    repeats,
+    msPerStep: all.msPerRepeat,
+    groups,
+    longestDispatches: [...each].sort((a, b) => b.ms - a.ms).slice(0, LONGEST_DISPATCHES),
+    sumOfDispatchesMs: each.reduce((sum, d) => sum + d.ms, 0),
+  };
 }
 
 /**

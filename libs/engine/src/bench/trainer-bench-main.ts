@@ -59,6 +59,8 @@ for (const size of values.sizes.split(',').map(Number)) {
         aloneMs: Math.round(g.aloneMs * 1000) / 1000,
         withoutMs: Number.isNaN(g.withoutMs) ? undefined : Math.round(g.withoutMs * 1000) / 1000,
       })),
+      sumOfDispatchesMs: Math.round(result.gpuBreakdown.sumOfDispatchesMs * 1000) / 1000,
+      longestDispatches: result.gpuBreakdown.longestDispatches.map((d) => ({ ...d, ms: Math.round(d.ms * 1000) / 1000 })),
     },
   };
   if (result.tuning) process.stderr.write(`GEMM tuning at ${size} px (first warm-up step ${Math.round(result.tuningStepMs ?? 0)} ms):\n${formatGemmTuning(result.tuning)}\n`);

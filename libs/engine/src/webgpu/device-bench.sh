@@ -169,6 +169,11 @@ for r in rows:
     for g in b['groups'][:24]:
         without = f"{g['withoutMs']:.2f}" if g.get('withoutMs') is not None else ''
         print(f"{g['label']:<36}{g['dispatches']:>11}{g['aloneMs']:>10.3f}{without:>19}")
+    if b.get('longestDispatches'):
+        print(f"each dispatch alone ({b['repeats']} times in a submit, less an empty submit's time): {b['sumOfDispatchesMs']:.2f} ms in all; the longest")
+        print(f"{'#':>5}  {'program':<36}{'workgroups':>18}{'ms':>9}")
+        for d in b['longestDispatches']:
+            print(f"{d['index']:>5}  {d['label']:<36}{'x'.join(map(str, d['workgroups'])):>18}{d['ms']:>9.3f}")
 
 profiled = [r for r in rows if r['size'] == first and r.get('topKernels')]
 if profiled:

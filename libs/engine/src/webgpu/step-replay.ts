@@ -172,6 +172,12 @@ export interface StepReplay {
    * trainer is of no further use.
    */
   timeDispatches(repeats: number, keep?: (label: string) => boolean): Promise<{ msPerRepeat: number; dispatches: Map<string, number> } | undefined>;
+  /**
+   * Benchmarks only, as timeDispatches: each dispatch of the graph sent `repeats` times in a submit of its own
+   * (the quicker of two tries), its wall time per repeat less that of an empty submit; in the step's order.
+   * Undefined without a graph. On lavapipe the waits vary too much for small dispatches to mean anything.
+   */
+  timeEachDispatch(repeats: number): Promise<Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }> | undefined>;
   /** Drops the graph (the variables stay where tfjs sees them) and stops. */
   dispose(): void;
 }
@@ -270,6 +276,43 @@ class Replayer implements StepReplay {
     const started = performance.now();
     await send(repeats);
     return { msPerRepeat: (performance.now() - started) / repeats, dispatches };
+  }
+
+  async timeEachDispatch(repeats: number): Promise<Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }> | undefined> {
+    const graph = this.graph;
+    if (!graph) return undefined;
+    const { device, queue } = this.backend;
+    const send = (op: DispatchOp | undefined, times: number) => {
+      const encoder = device.createCommandEncoder();
+      if (op) {
+        const pass = encoder.beginComputePass();
+        pass.setPipeline(op.pipeline);
+        pass.setBindGroup(0, op.bindGroup);
+        for (let i = 0; i < times; i++) pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
+        pass.end();
+      }
+      queue.submit([encoder.finish()]);
+      return queue.onSubmittedWorkDone();
+    };
+    const wall = async (op: DispatchOp | undefined) => {
+      const started = performance.now();
+      await send(op, repeats);
+      return performance.now() - started;
+    };
+    flush(this.backend);
+    const dispatches = graph.ops.filter((op): op is DispatchOp => op.kind === 'dispatch');
+    for (const op of dispatches) await send(op, 1); // pipelines and caches warm
+    // what a submit and its wait cost with nothing in it: the median of a few
+    const empty: number[] = [];
+    for (let i = 0; i < 5; i++) empty.push(await wall(undefined));
+    const overhead = empty.sort((a, b) => a - b)[2];
+    const times = [];
+    for (const [index, op] of dispatches.entries()) {
+      // the quicker of two tries: a submit's wait varies
+      const ms = Math.min(await wall(op), await wall(op));
+      times.push({ index, label: op.label, workgroups: op.workgroups, ms: Math.max(0, ms - overhead) / repeats });
+    }
+    return times;
   }
 
   /** What the last recorded step returned (record() sets it even when the recording is unusable). */
