@@ -206,6 +206,8 @@ class Replayer implements StepReplay {
   private graph: Graph | undefined;
   private recordedWithoutMatch = 0;
   private stopped = false;
+  /** What the last recorded step returned (record() sets it even when the recording is unusable). */
+  private result!: tf.Tensor;
 
   constructor(private readonly webgpu: WebGPUBackend) {
     this.backend = webgpu as unknown as BackendInternals;
@@ -314,9 +316,6 @@ class Replayer implements StepReplay {
     }
     return times;
   }
-
-  /** What the last recorded step returned (record() sets it even when the recording is unusable). */
-  private result!: tf.Tensor;
 
   private note(reason: string): void {
     this.stats.lastReason = reason;
