@@ -179,15 +179,9 @@ class DispatchCaches {
     this.clear();
   }
 
-  /** Replaces `target[name]` with `wrapper`; uninstall puts back what was there (an own property, or the prototype's). */
+  /** Replaces `target[name]` with `wrapper`; uninstall puts back what was there. */
   private wrap<T extends object, K extends keyof T>(target: T, name: K, wrapper: T[K]): void {
-    const own = Object.prototype.hasOwnProperty.call(target, name);
-    const original = target[name];
-    target[name] = wrapper;
-    this.restores.push(() => {
-      if (own) target[name] = original;
-      else delete target[name];
-    });
+    this.restores.push(replaceMember(target, name, wrapper));
   }
 
   markStep(): void {
@@ -365,6 +359,20 @@ class DispatchCaches {
     if (!next) node.next.set(key, (next = new BindGroupNode()));
     return next;
   }
+}
+
+/**
+ * Sets `target[name]` to `value`; returns the function that puts back what was there (an own property, or none,
+ * so that the prototype's shows again).
+ */
+export function replaceMember<T extends object, K extends keyof T>(target: T, name: K, value: T[K]): () => void {
+  const own = Object.prototype.hasOwnProperty.call(target, name);
+  const original = target[name];
+  target[name] = value;
+  return () => {
+    if (own) target[name] = original;
+    else delete target[name];
+  };
 }
 
 const hashScratch = new Float64Array(1);

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { dispatchCachesInstalled, uniformBytes, watchBufferReleases, type ProgramUniform, type VolatileUniformsProgram } from './dispatch-cache';
+import {
+  dispatchCachesInstalled,
+  replaceMember,
+  uniformBytes,
+  watchBufferReleases,
+  type ProgramUniform,
+  type VolatileUniformsProgram,
+} from './dispatch-cache';
 
 /**
  * Training steps replayed without tfjs: once a step's GPU work has settled, the same commands are sent again,
@@ -12,9 +19,10 @@ import { dispatchCachesInstalled, uniformBytes, watchBufferReleases, type Progra
  *
  * How: a step is recorded as tfjs runs it: every dispatch (pipeline, bind group, workgroup counts) and every
  * byte written to a buffer (uploads of constants, uniforms). The dispatch caches (dispatch-cache.ts) make each
- * op bind the same buffers step after step, so once two consecutive steps match — the same ops on buffers that
- * correspond one to one, the same bytes except the uniforms that change every step, whose programs say what
- * they will be (uniformsStepsAhead) — the later one is the graph. Then:
+ * op bind the same buffers step after step, so once two consecutive steps match — the same ops, each reading what
+ * the same earlier op wrote (or the same input, variable or constant), the same bytes except the uniforms that
+ * change every step, whose programs say what they will be (uniformsStepsAhead) — the later one is the graph.
+ * Then:
  * - the graph owns every buffer it uses that tfjs's pool holds free, so nothing else is handed them;
  * - tfjs gave each updated variable (weights, Adam moments, batch-norm statistics) a new buffer; the graph
  *   moves the new values back into the buffers the step read them from and points the variables there, so
@@ -99,11 +107,9 @@ interface Recording {
   outputBuffer: GPUBuffer;
   /** Clones of the input and output, so that their buffers stay the step's. */
   kept: tf.Tensor[];
-  /** The variables the step left in other buffers than it found them in. */
-  moved: Array<{ variable: tf.Variable; before: GPUBuffer; after: GPUBuffer }>;
   /**
-   * Every variable the step assigned, with the buffer it started in: the moved ones, and those that came back to
-   * the same buffer (updated three times a step, a batch-norm statistic can get its first buffer back).
+   * Every variable the step assigned, with the buffers it started and ended in: mostly another one, but the same
+   * one is possible (updated three times a step, a batch-norm statistic can get its first buffer back).
    */
   updated: Array<{ variable: tf.Variable; before: GPUBuffer; after: GPUBuffer }>;
 }
@@ -258,63 +264,49 @@ class Replayer implements StepReplay {
     const kept = graph.ops.filter((op): op is DispatchOp => op.kind === 'dispatch' && keep(op.label));
     const dispatches = new Map<string, number>();
     for (const op of kept) dispatches.set(op.label, (dispatches.get(op.label) ?? 0) + 1);
+    flush(this.backend);
+    await this.sendDispatches(kept, 2);
+    return { msPerRepeat: (await this.sendDispatches(kept, repeats)) / repeats, dispatches };
+  }
+
+  async timeEachDispatch(repeats: number): Promise<Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }> | undefined> {
+    const graph = this.graph;
+    if (!graph) return undefined;
+    flush(this.backend);
+    const dispatches = graph.ops.filter((op): op is DispatchOp => op.kind === 'dispatch');
+    for (const op of dispatches) await this.sendDispatches([op], 1); // pipelines and caches warm
+    // what a submit and its wait cost with nothing in it: the median of a few
+    const empty: number[] = [];
+    for (let i = 0; i < 5; i++) empty.push(await this.sendDispatches([], repeats));
+    const overhead = empty.sort((a, b) => a - b)[2];
+    const times = [];
+    for (const [index, op] of dispatches.entries()) {
+      // the quicker of two tries: a submit's wait varies
+      const ms = Math.min(await this.sendDispatches([op], repeats), await this.sendDispatches([op], repeats));
+      times.push({ index, label: op.label, workgroups: op.workgroups, ms: Math.max(0, ms - overhead) / repeats });
+    }
+    return times;
+  }
+
+  /** Sends `dispatches` `times` times over in one pass and submit; the wall ms until the device has done them. */
+  private async sendDispatches(dispatches: readonly DispatchOp[], times: number): Promise<number> {
     const { device, queue } = this.backend;
-    const send = (times: number) => {
-      const encoder = device.createCommandEncoder();
+    const started = performance.now();
+    const encoder = device.createCommandEncoder();
+    if (dispatches.length > 0) {
       const pass = encoder.beginComputePass();
       for (let i = 0; i < times; i++) {
-        for (const op of kept) {
+        for (const op of dispatches) {
           pass.setPipeline(op.pipeline);
           pass.setBindGroup(0, op.bindGroup);
           pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
         }
       }
       pass.end();
-      queue.submit([encoder.finish()]);
-      return queue.onSubmittedWorkDone();
-    };
-    flush(this.backend);
-    await send(2);
-    const started = performance.now();
-    await send(repeats);
-    return { msPerRepeat: (performance.now() - started) / repeats, dispatches };
-  }
-
-  async timeEachDispatch(repeats: number): Promise<Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }> | undefined> {
-    const graph = this.graph;
-    if (!graph) return undefined;
-    const { device, queue } = this.backend;
-    const send = (op: DispatchOp | undefined, times: number) => {
-      const encoder = device.createCommandEncoder();
-      if (op) {
-        const pass = encoder.beginComputePass();
-        pass.setPipeline(op.pipeline);
-        pass.setBindGroup(0, op.bindGroup);
-        for (let i = 0; i < times; i++) pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
-        pass.end();
-      }
-      queue.submit([encoder.finish()]);
-      return queue.onSubmittedWorkDone();
-    };
-    const wall = async (op: DispatchOp | undefined) => {
-      const started = performance.now();
-      await send(op, repeats);
-      return performance.now() - started;
-    };
-    flush(this.backend);
-    const dispatches = graph.ops.filter((op): op is DispatchOp => op.kind === 'dispatch');
-    for (const op of dispatches) await send(op, 1); // pipelines and caches warm
-    // what a submit and its wait cost with nothing in it: the median of a few
-    const empty: number[] = [];
-    for (let i = 0; i < 5; i++) empty.push(await wall(undefined));
-    const overhead = empty.sort((a, b) => a - b)[2];
-    const times = [];
-    for (const [index, op] of dispatches.entries()) {
-      // the quicker of two tries: a submit's wait varies
-      const ms = Math.min(await wall(op), await wall(op));
-      times.push({ index, label: op.label, workgroups: op.workgroups, ms: Math.max(0, ms - overhead) / repeats });
     }
-    return times;
+    queue.submit([encoder.finish()]);
+    await queue.onSubmittedWorkDone();
+    return performance.now() - started;
   }
 
   private note(reason: string): void {
@@ -337,13 +329,7 @@ class Replayer implements StepReplay {
     let group: { group: GPUBindGroup; buffers: GPUBuffer[] } | undefined;
     const restores: Array<() => void> = [];
     const patch = <T extends object, K extends keyof T>(target: T, name: K, make: (stock: T[K]) => T[K]) => {
-      const own = Object.prototype.hasOwnProperty.call(target, name);
-      const stock = target[name];
-      target[name] = make(stock);
-      restores.push(() => {
-        if (own) target[name] = stock;
-        else delete target[name];
-      });
+      restores.push(replaceMember(target, name, make(target[name])));
     };
     const before = variableBuffers(backend);
     backend.uploadToGPU(input.dataId); // the input's bytes are the caller's, not the step's
@@ -357,13 +343,16 @@ class Replayer implements StepReplay {
         program = undefined;
       }
       if (backend.activeTimers) fail('tfjs is profiling');
-      if (!group || typeof recorded.pipeline !== 'object' || recorded.pipeline === null) fail('a dispatch without a pipeline or bind group');
+      // set by the createBindGroup below, during the stock call (TypeScript cannot see that)
+      const made = group as { group: GPUBindGroup; buffers: GPUBuffer[] } | undefined;
+      if (!made || typeof recorded.pipeline !== 'object' || recorded.pipeline === null) fail('a dispatch without a pipeline or bind group');
       else {
         ops.push({
           kind: 'dispatch',
           label: String(recorded.shaderKey).split('_')[0],
           pipeline: recorded.pipeline as GPUComputePipeline,
-          ...bindGroupOf(group),
+          bindGroup: made.group,
+          buffers: made.buffers,
           workgroups: [...recorded.dispatch],
         });
       }
@@ -422,23 +411,22 @@ class Replayer implements StepReplay {
     const outputBuffer = backend.tensorMap.get(this.result.dataId)?.resource;
     if (!isBuffer(inputBuffer) || !isBuffer(outputBuffer)) return 'the input or output is not in a GPU buffer';
     const after = variableBuffers(backend);
-    const moved: Recording['moved'] = [];
     const updated: Recording['updated'] = [];
     for (const [variable, now] of after) {
       const then = before.get(variable);
-      if (then === undefined || then.dataId === now.dataId) continue;
-      updated.push({ variable, before: then.buffer, after: now.buffer });
-      if (then.buffer !== now.buffer) moved.push({ variable, before: then.buffer, after: now.buffer });
+      if (then !== undefined && then.dataId !== now.dataId) updated.push({ variable, before: then.buffer, after: now.buffer });
     }
     const kept = [tf.keep(input.clone()), tf.keep(this.result.clone())];
-    return { ops, input: inputBuffer, inputShape: [...input.shape], output: kept[1], outputBuffer, moved, updated, kept };
+    return { ops, input: inputBuffer, inputShape: [...input.shape], output: kept[1], outputBuffer, updated, kept };
   }
 
   private makeGraph(recording: Recording): Graph | string {
     const backend = this.backend;
     const pool = backend.bufferManager;
-    const homes = new Set(recording.moved.map((move) => move.before));
-    const afters = new Set(recording.moved.map((move) => move.after));
+    // the variables the step left in other buffers than it found them in go back after each replay
+    const moved = recording.updated.filter((update) => update.before !== update.after);
+    const homes = new Set(moved.map((move) => move.before));
+    const afters = new Set(moved.map((move) => move.after));
     const pooled = (buffer: GPUBuffer) => poolList(pool.freeBuffers, buffer) !== undefined || poolList(pool.usedBuffers, buffer) !== undefined;
     const free = (buffer: GPUBuffer) => poolList(pool.freeBuffers, buffer) !== undefined;
 
@@ -471,14 +459,14 @@ class Replayer implements StepReplay {
         owned.push(buffer); // tfjs counts it in use; the variable that had it moves back home
       }
     }
-    for (const { variable, before } of recording.moved) {
+    for (const { variable, before } of moved) {
       const data = backend.tensorMap.get(variable.dataId);
       if (data) data.resource = before;
     }
     forgetCpuCopies(backend, recording.updated.map((update) => update.variable));
     const temporaries: GPUBuffer[] = [];
     const moves = orderMoves(
-      recording.moved.map((move) => ({ from: move.after, to: move.before })),
+      moved.map((move) => ({ from: move.after, to: move.before })),
       (size) => {
         const buffer = backend.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
         temporaries.push(buffer);
@@ -694,11 +682,6 @@ function countPasses(graph: Graph): number {
     }
   }
   return passes;
-}
-
-/** The step's bind group and its buffers. */
-function bindGroupOf(group: { group: GPUBindGroup; buffers: GPUBuffer[] }): Pick<DispatchOp, 'bindGroup' | 'buffers'> {
-  return { bindGroup: group.group, buffers: group.buffers };
 }
 
 /** Ends tfjs's compute pass and submits what it queued, so that its pending disposals reach the pool. */
