@@ -31,7 +31,7 @@ import {
   NARROW_VARIANT,
 } from './conv-gemm';
 import { convFlops, gemmProblemKey, noteGemmProblem, tunedGemmVariant } from './gemm-tuning';
-import { ElementwiseProgram } from './elementwise-program';
+import { columnReduce } from './reduce';
 import { gemmTileLimit, outputsAlong } from './gemm-tiles';
 import { NARROW_MAX_CHANNELS, narrowBlockedFilterApplies, narrowFilterFits, narrowFilterGradientPartials, narrowFilterSplits, narrowTapsFilterFits, narrowTapsFilterGradient } from './narrow-conv';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
@@ -217,21 +217,6 @@ function backpropFilterShader(plan: BackpropFilterPlan): string {
   `;
 }
 
-/** Sums the split-K partials [splits, M·N] into the filter gradient. */
-function sumPartialsProgram(outputShape: number[]): ElementwiseProgram {
-  return new ElementwiseProgram(
-    ['partials'],
-    outputShape,
-    'faceganSumPartials',
-    '',
-    `var sum = 0.0;
-          for (var split = 0; split < uniforms.partialsShape.x; split++) {
-            sum = sum + partials[split * uniforms.partialsShape.y + index];
-          }
-          setOutputAtIndex(index, sum);`,
-  );
-}
-
 export interface BackpropFilterArgs extends ConvGeometry {
   x: tf.TensorInfo;
   dy: tf.TensorInfo;
@@ -295,9 +280,9 @@ export function backpropFilterGemm(backend: WebGPUBackend, args: BackpropFilterA
   return sumPartials(backend, backend.runWebGPUProgram(backpropFilterGemmProgram(plan, convInfo, partialsShape), [x, dy], 'float32', uniforms), filterShape);
 }
 
-/** dW from the split-K partials [splits, M·N], which it disposes. */
+/** dW from the split-K partials [splits, M·N], which it disposes: a column sum, parallel over the splits too. */
 function sumPartials(backend: WebGPUBackend, partials: tf.TensorInfo, filterShape: number[]): tf.TensorInfo {
-  const summed = backend.runWebGPUProgram(sumPartialsProgram(filterShape), [partials], 'float32');
+  const summed = columnReduce(backend, partials, 1, filterShape, false);
   backend.disposeData(partials.dataId);
   return summed;
 }

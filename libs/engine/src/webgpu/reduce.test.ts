@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { columnReduce, initWebGpu, planColumnReduce } from './index';
-import { leadingReducedAxes } from './reduce';
+import { leadingReducedAxes, planPartialsSum } from './reduce';
 import { maxAbs, maxAbsDifference, randomValues, seededRandom, valuesOn, webGpuForTests } from './test-support';
 
 const webGpu = await webGpuForTests();
@@ -33,6 +33,14 @@ describe('leadingReducedAxes', () => {
     expect(planColumnReduce(40, 7).splits).toBe(1);
     expect(planColumnReduce(1000, 3).colsPerWorkgroup).toBe(4);
     expect(planColumnReduce(1000, 300).colsPerWorkgroup).toBe(64);
+  });
+
+  it('sums many partials with many lanes a column, few with many columns a workgroup', () => {
+    const many = planPartialsSum(512, 128);
+    expect(256 / many.colsPerWorkgroup).toBeGreaterThanOrEqual(128);
+    expect([many.splits, many.rowsPerSplit]).toEqual([1, 512]);
+    expect(planPartialsSum(4, 512 * 2304).colsPerWorkgroup).toBe(64);
+    expect(planPartialsSum(4096, 3).colsPerWorkgroup).toBe(1);
   });
 });
 
@@ -82,7 +90,7 @@ describe.skipIf(!webGpu.available)(`Sum and Mean over leading axes on webgpu ${w
     expect(maxAbsDifference(got, reference)).toBeLessThanOrEqual(tolerance(tf.util.sizeFromShape(c.shape), reference));
   });
 
-  it.each([1, 2, 5, 13])('gives the same result with the rows split %i ways', async (splits) => {
+  it.each([1, 2, 5, 13, 200])('gives the same result with the rows split %i ways', async (splits) => {
     const shape = [6, 7, 8, 9];
     const values = randomValues(tf.util.sizeFromShape(shape), seededRandom(77));
     const reference = await valuesOn('cpu', () => tf.mean(tf.tensor(values, shape), [0, 1, 2]));

@@ -31,6 +31,23 @@ export interface ColumnReducePlan {
   rowsPerSplit: number;
 }
 
+/**
+ * The plan of pass 2, which sums the S partials of each column: few rows, so the workgroup's lanes go to the rows
+ * (about 4 rows a lane, then the tree in workgroup memory) rather than to columns. One thread a column summing S
+ * partials in turn waits S times for memory: 66 such sums took 1.4 ms of a 64 px step on the H200 (2026-11-27).
+ */
+export function planPartialsSum(splits: number, cols: number): ColumnReducePlan {
+  const lanesWanted = Math.min(WORKGROUP_THREADS, nextPowerOfTwo(Math.ceil(splits / 4)));
+  const colsPerWorkgroup = Math.max(1, Math.min(64, nextPowerOfTwo(cols), WORKGROUP_THREADS / lanesWanted));
+  return { rows: splits, cols, colsPerWorkgroup, splits: 1, rowsPerSplit: splits };
+}
+
+function nextPowerOfTwo(n: number): number {
+  let power = 1;
+  while (power < n) power *= 2;
+  return power;
+}
+
 export function planColumnReduce(rows: number, cols: number, splits?: number): ColumnReducePlan {
   let colsPerWorkgroup = 1;
   while (colsPerWorkgroup < Math.min(cols, 64)) colsPerWorkgroup *= 2;
@@ -117,37 +134,6 @@ class ColumnPartialSumProgram implements WebGPUProgram {
   }
 }
 
-/** Sums partials [S, C] over S and scales: the reduced tensor (any shape of C elements). */
-class SumSplitsProgram implements WebGPUProgram {
-  variableNames = ['partials'];
-  outputShape: number[];
-  shaderKey = 'faceganSumSplits';
-  dispatchLayout = { x: [0], y: [1], z: [2] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  uniforms = 'splits : i32, cols : i32, scale : f32,';
-
-  constructor(cols: number, outputShape: number[]) {
-    this.outputShape = outputShape;
-    this.dispatch = [Math.ceil(cols / 64), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main() {
-        let col = i32(globalId.x);
-        if (col < uniforms.cols) {
-          var sum = 0.0;
-          for (var split = 0; split < uniforms.splits; split++) {
-            sum += partials[split * uniforms.cols + col];
-          }
-          result[col] = sum * uniforms.scale;
-        }
-      }
-    `;
-  }
-}
-
 /**
  * Σ (or mean) of x [R, ...trailing] over its leading `reducedAxes` axes, output in `outputShape`
  * (the trailing shape, with or without kept 1s). `splits` forces the row split (tests).
@@ -214,9 +200,11 @@ function columnSums(
     'float32',
     uniforms(1),
   );
-  const reduced = backend.runWebGPUProgram(new SumSplitsProgram(outputsPerCol * cols, outputShape), [partials], 'float32', [
-    { type: 'int32', data: [plan.splits] },
-    { type: 'int32', data: [outputsPerCol * cols] },
+  const partialsPlan = planPartialsSum(plan.splits, outputsPerCol * cols);
+  const reduced = backend.runWebGPUProgram(new ColumnPartialSumProgram(partialsPlan, outputShape), [partials], 'float32', [
+    { type: 'int32', data: [partialsPlan.rows] },
+    { type: 'int32', data: [partialsPlan.cols] },
+    { type: 'int32', data: [partialsPlan.rowsPerSplit] },
     { type: 'float32', data: [scale] },
   ]);
   backend.disposeData(partials.dataId);
