@@ -36,7 +36,7 @@ const VECTOR_FORMULA: Record<BatchNormGradVector, string> = {
  * sums[second + c] (the second row of a [2, C] input) and, with `count`, uniforms.count (the values per channel).
  * Where the channel count is a multiple of 4, a thread computes 4 channels as vec4s (c then indexes vec4s).
  */
-function channelProgram(variableNames: string[], shape: number[], key: string, expression: string, count = false): ElementwiseProgram {
+export function channelProgram(variableNames: string[], shape: number[], key: string, expression: string, count = false): ElementwiseProgram {
   const vectorized = shape[shape.length - 1] % 4 === 0;
   return new ElementwiseProgram(
     variableNames,
@@ -55,7 +55,7 @@ function channelProgram(variableNames: string[], shape: number[], key: string, e
   );
 }
 
-function channelUniforms(channels: number, varianceEpsilon: number) {
+export function channelUniforms(channels: number, varianceEpsilon: number) {
   return [
     { type: 'int32', data: [channels] },
     { type: 'float32', data: [varianceEpsilon] },

@@ -10,6 +10,7 @@ import { BROADCAST_DIVIDE_KERNEL, broadcastDivideWebGpuKernel, broadcastMeanGrad
 import { gpuRandomNormalWebGpuKernel } from './random-normal';
 import { columnMeanKernel, columnSumKernel } from './reduce';
 import { subPixelWebGpuKernels } from './sub-pixel';
+import { fusedBatchNormVec4Kernel, leakyReluVec4Kernel, reluVec4Kernel } from './vec4-forward';
 
 /**
  * The project's replacements for stock tfjs pieces, installed and removed as one set (the benchmark
@@ -93,6 +94,9 @@ export function installWebGpuOverrides(set: WebGpuOverrideSet = 'all'): void {
       kernels.push(
         forwardConvGemmKernel(tf.getKernel(tf.FusedConv2D, 'webgpu')),
         forwardConvGemmKernel(tf.getKernel(tf.Conv2D, 'webgpu'), tf.Conv2D),
+        fusedBatchNormVec4Kernel(tf.getKernel(tf.FusedBatchNorm, 'webgpu')),
+        reluVec4Kernel(tf.getKernel(tf.Relu, 'webgpu')),
+        leakyReluVec4Kernel(tf.getKernel(tf.LeakyRelu, 'webgpu')),
       );
     }
     // These replace nothing; FusedAdamOptimizer and the batch-norm gradient use them when registered.
