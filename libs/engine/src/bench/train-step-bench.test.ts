@@ -91,6 +91,8 @@ describe.skipIf(!webGpu.available)(`benchTrainStep on webgpu ${webGpu.skipReason
       expect(breakdown.longestDispatches[0].ms).toBeGreaterThanOrEqual(breakdown.longestDispatches[breakdown.longestDispatches.length - 1].ms);
       expect(breakdown.longestDispatches.every((d) => d.index >= 0 && d.workgroups.length === 3)).toBe(true);
       expect(breakdown.sumOfDispatchesMs).toBeGreaterThan(0);
+      // all of them in the step's order: as many as the groups count
+      expect(breakdown.eachDispatch).toHaveLength(breakdown.groups.reduce((sum, group) => sum + group.dispatches, 0));
     } finally {
       await tf.setBackend('cpu');
     }

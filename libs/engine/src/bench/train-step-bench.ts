@@ -85,6 +85,8 @@ export interface GpuBreakdown {
   groups: Array<{ label: string; dispatches: number; aloneMs: number; withoutMs: number }>;
   /** Each dispatch alone (StepReplay.timeEachDispatch), longest first: which layer's kernel takes the time. */
   longestDispatches: Array<{ index: number; label: string; workgroups: [number, number, number]; ms: number }>;
+  /** Each dispatch alone, in the step's order (the whole step, to read beside the model). */
+  eachDispatch: Array<{ label: string; workgroups: [number, number, number]; ms: number }>;
   /** The sum over every dispatch timed alone. */
   sumOfDispatchesMs: number;
 }
@@ -262,6 +264,7 @@ async function gpuBreakdown(replay: StepReplay, repeats: number): Promise<GpuBre
     msPerStep: all.msPerRepeat,
     groups,
     longestDispatches: [...each].sort((a, b) => b.ms - a.ms).slice(0, LONGEST_DISPATCHES),
+    eachDispatch: [...each].sort((a, b) => a.index - b.index).map(({ label, workgroups, ms }) => ({ label, workgroups, ms: Math.round(ms * 1e4) / 1e4 })),
     sumOfDispatchesMs: each.reduce((sum, d) => sum + d.ms, 0),
   };
 }

@@ -38,7 +38,7 @@ batch=${BATCH:-128}
 width=${WIDTH:-1}
 steps=${STEPS:-6}
 warmup=${WARMUP:-2}
-variants=${VARIANTS:-project}
+variants=${VARIANTS-project}
 alt_submit=${ALT_SUBMIT_BATCH-}
 alt_dawn=${ALT_DAWN_FLAGS-}
 out=${OUT:-$(mktemp -d)}
@@ -113,6 +113,7 @@ if [ -n "$alt_node" ] && [ "$(left 200)" != 0 ]; then
 fi
 
 for size in $sizes; do
+  [ -z "$variants" ] && break # VARIANTS='' runs none
   # One profiled step at the first size (PROFILE=all: at every size): it says which kernel to work on next.
   profile=""
   { [ "$size" = "$first" ] || [ "${PROFILE:-first}" = all ]; } && profile="--profile"
