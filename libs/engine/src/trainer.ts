@@ -4,7 +4,7 @@ import type { Settings } from '@facegan/spec';
 import { registerCpuKernelFixes } from './cpu-kernels';
 import { mixSeed } from '@facegan/random';
 import { fusedAdam } from './fused-adam';
-import { createStepReplay, GpuDropout, markGpuStep, randomNormalOnGpu, type StepReplay, type StepReplayStats } from './webgpu/index';
+import { createStepReplay, GpuDropout, markGpuStep, pacedDawnWait, randomNormalOnGpu, type StepReplay, type StepReplayStats } from './webgpu/index';
 
 /** What one training step measured; accuracies use the 0.5 threshold. */
 export interface StepMetrics {
@@ -233,7 +233,8 @@ export function createTrainer(settings: Settings, options: TrainerOptions = {}):
   async function stepAsync(realImages: tf.Tensor4D): Promise<StepMetrics> {
     const stats = dispatchStep(realImages);
     try {
-      return stepMetrics(await stats.data());
+      const values = stats.data();
+      return stepMetrics(await (tf.getBackend() === 'webgpu' ? pacedDawnWait(values) : values));
     } finally {
       stats.dispose();
     }

@@ -90,3 +90,40 @@ export function describeAdapterInfo(info: AdapterInfoLike): AdapterDescription {
   const details = [vendor, architecture].filter((part) => part !== '').join(', ');
   return { device: details ? `${name} (${details})` : name, isSoftware };
 }
+
+/** How long each turn of the event loop sleeps while pacedDawnWait waits. */
+const PACE_MS = 0.25;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let pacedWaits = 0;
+let pacing = false;
+
+/**
+ * `promise` (one that Dawn resolves: a buffer's mapAsync under tfjs's data()), with the event loop slowed to one
+ * turn every PACE_MS while it is pending. dawn.node polls its device from a setImmediate callback while any of
+ * its promises is pending, a new function each turn: waiting for a step's metrics spun the loop, and the garbage
+ * (promoted in part) brought a full garbage collection about every 0.1 s even with nothing else running, and a
+ * 47–53 ms compaction every 0.75 s in the trainer (this project's box, lavapipe, 2026-11-27). On the H200 one
+ * step in about thirty took 130–290 ms instead of 31. Paced, the loop sleeps instead: 10 scavenges and 1
+ * compaction in 8 s of waiting instead of 92 and 84, and a completion is seen at most PACE_MS late.
+ */
+export async function pacedDawnWait<T>(promise: Promise<T>): Promise<T> {
+  pacedWaits++;
+  if (!pacing) {
+    pacing = true;
+    setImmediate(pace);
+  }
+  try {
+    return await promise;
+  } finally {
+    pacedWaits--;
+  }
+}
+
+function pace(): void {
+  if (pacedWaits === 0) {
+    pacing = false;
+    return;
+  }
+  Atomics.wait(sleeper, 0, 0, PACE_MS);
+  setImmediate(pace);
+}

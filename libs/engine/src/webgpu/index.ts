@@ -5,7 +5,7 @@ import { setGemmTuningAdapter } from './gemm-tuning';
 import { dispatchCacheEnabled, installDispatchCaches } from './dispatch-cache';
 import { installWebGpuOverrides } from './overrides';
 
-export { describeAdapterInfo, NO_ADAPTER_MESSAGE } from './dawn';
+export { describeAdapterInfo, NO_ADAPTER_MESSAGE, pacedDawnWait } from './dawn';
 export { dropoutOnGpu, GpuDropout, hasGpuDropoutKernel, dropoutMaskOnCpu, withGpuDropout, GPU_DROPOUT_KERNEL } from './dropout';
 export type { GpuDropoutLayerArgs } from './dropout';
 export { randomNormalOnGpu, randomNormalOnCpu } from './random-normal';
