@@ -58,9 +58,9 @@ function describeBackend(backend: BenchBackend): string {
 }
 
 function formatResult(result: TrainStepBenchResult): string {
-  const { msPerStep, stepMs, cpuMsPerStep, imagesPerSecond, gflopsPerSecond, stepFlops, executedFlops } = result;
+  const { msPerStep, meanMsPerStep, stepMs, cpuMsPerStep, imagesPerSecond, gflopsPerSecond, stepFlops, executedFlops } = result;
   const lines = [
-    `step: ${msPerStep.toFixed(1)} ms median (min ${Math.min(...stepMs).toFixed(1)}, max ${Math.max(...stepMs).toFixed(1)}; ` +
+    `step: ${msPerStep.toFixed(1)} ms median, ${meanMsPerStep.toFixed(1)} ms mean (min ${Math.min(...stepMs).toFixed(1)}, max ${Math.max(...stepMs).toFixed(1)}; ` +
       `CPU time ${cpuMsPerStep.toFixed(1)} ms)`,
     `${imagesPerSecond.toFixed(1)} img/s, ${gflopsPerSecond.toFixed(2)} GFLOP/s effective (${(stepFlops / 1e9).toFixed(3)} GFLOP a step)`,
     ...(executedFlops < stepFlops

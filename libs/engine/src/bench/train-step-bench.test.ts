@@ -20,6 +20,7 @@ describe('benchTrainStep', () => {
     expect(result.stepMs).toHaveLength(3);
     const sorted = [...result.stepMs].sort((a, b) => a - b);
     expect(result.msPerStep).toBe(sorted[1]);
+    expect(result.meanMsPerStep).toBeCloseTo((sorted[0] + sorted[1] + sorted[2]) / 3, 9);
     expect(result.imagesPerSecond).toBeCloseTo(2 / (result.msPerStep / 1e3), 6);
     expect(result.gflopsPerSecond).toBeCloseTo(result.stepFlops / (result.msPerStep / 1e3) / 1e9, 6);
     // no sub-pixel kernels on cpu: the generator runs upsampling + conv, every FLOP counted

@@ -121,6 +121,11 @@ export interface TrainStepBenchResult {
   /** Median wall time of a step (from the previous step's metrics to its own), and every timed step. */
   msPerStep: number;
   stepMs: number[];
+  /**
+   * The mean step (all the timed steps' time over their count): throughput, as torch_dcgan.py times PyTorch.
+   * Pauses of the process (a garbage collection) raise it, not the median.
+   */
+  meanMsPerStep: number;
   /** Median process CPU time (user + system, all threads) of a step: less sensitive to a shared machine's load than wall time. */
   cpuMsPerStep: number;
   /**
@@ -223,6 +228,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       pipelined,
       msPerStep,
       stepMs,
+      meanMsPerStep: stepMs.reduce((sum, ms) => sum + ms, 0) / stepMs.length,
       cpuMsPerStep: median(cpuMs),
       ...(pipelined ? { queueMsPerStep: median(queueMs), settleSteps } : {}),
       ...(replayedBefore === undefined ? {} : { replayedSteps: trainer.stepReplay!.replayed - replayedBefore }),

@@ -42,6 +42,9 @@ for (const size of values.sizes.split(',').map(Number)) {
     steps: result.stepMs.length,
     msPerStep: Math.round(result.msPerStep * 100) / 100,
     imgPerSec: Math.round(result.imagesPerSecond * 10) / 10,
+    // throughput over all the timed steps, as torch_dcgan.py's figures: the ratio that counts
+    msPerStepMean: Math.round(result.meanMsPerStep * 100) / 100,
+    imgPerSecMean: Math.round((batch / result.meanMsPerStep) * 1e4) / 10,
     pipelined: result.pipelined,
     msQueuePerStep: result.queueMsPerStep === undefined ? undefined : Math.round(result.queueMsPerStep * 100) / 100,
     settleSteps: result.settleSteps,
@@ -61,6 +64,7 @@ for (const size of values.sizes.split(',').map(Number)) {
       })),
       sumOfDispatchesMs: Math.round(result.gpuBreakdown.sumOfDispatchesMs * 1000) / 1000,
       longestDispatches: result.gpuBreakdown.longestDispatches.map((d) => ({ ...d, ms: Math.round(d.ms * 1000) / 1000 })),
+      eachDispatch: result.gpuBreakdown.eachDispatch,
     },
   };
   if (result.tuning) process.stderr.write(`GEMM tuning at ${size} px (first warm-up step ${Math.round(result.tuningStepMs ?? 0)} ms):\n${formatGemmTuning(result.tuning)}\n`);

@@ -5,9 +5,9 @@
 # the convolution GEMMs autotuned per convolution, and with scalar workgroup tiles everywhere; one process per size) and
 # the engine's own trainer (facegan-trainer-webgpu) and PyTorch's torch_dcgan.py at the same configurations on the same card, then a table of img/s,
 # dispatches per step and the ratios to v2-large and to PyTorch fp32, and a per-kernel GPU-time comparison
-# of one profiled step at the first size. ms/step is the mean step with one step queued ahead (as the
+# of one profiled step at the first size. ms/step is, for the variants, the mean step with one step queued ahead (as the
 # trainer runs on webgpu, and as torch_dcgan.py times: no sync inside its loop); "synced" the median step
-# awaited one by one (what ms/step meant until version 3).
+# awaited one by one (what ms/step meant until version 3); for the trainer the median step, "mean" its mean (the ratio that counts).
 # Full logs go to $OUT as logs.tgz (the device tool returns at most 8 files), with results.jsonl and summary.txt.
 #
 #   SIZES="64 96" BATCH=128 WIDTH=1 STEPS=6 WARMUP=2 bash libs/engine/src/webgpu/device-bench.sh
@@ -148,7 +148,8 @@ torch = {r['size']: r['imgPerSec'] for r in rows if r['impl'] == 'torch-fp32'}
 base = {r['size']: r['msPerStep'] for r in rows if r['impl'] == 'tfjs-webgpu-v2-large' and r.get('submitBatch', 15) == 15}
 device = next((r['device'] for r in rows if r['impl'].startswith('torch')), '?')
 print(f"\ncard: {device}; batch {rows[0]['batch'] if rows else '?'}, width {rows[0]['width'] if rows else '?'}")
-print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'synced':>10}{'queue':>8}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}  losses d/g (same seeds and data: equal to ~4 decimals)")
+print("ms/step, img/s and 'vs torch fp32': the median step; 'mean': all timed steps over their count (throughput, as torch_dcgan.py times)")
+print(f"{'impl':<34}{'submit':>7}{'size':>5}{'ms/step':>10}{'mean':>8}{'synced':>10}{'queue':>8}{'img/s':>10}{'disp/step':>10}{'vs v2-large':>12}{'vs torch fp32':>15}{'mean vs torch':>15}  losses d/g (same seeds and data: equal to ~4 decimals)")
 for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 0))):
     ratio = r['imgPerSec'] / torch[r['size']] if r['size'] in torch else float('nan')
     vs_base = f"{base[r['size']] / r['msPerStep']:.2f}x" if r['size'] in base else ''
@@ -158,7 +159,9 @@ for r in sorted(rows, key=lambda r: (r['size'], r['impl'], r.get('submitBatch', 
     synced = f"{r['msPerStepSynced']:.1f}" if 'msPerStepSynced' in r else ''
     queue = f"{r['msQueuePerStep']:.1f}" if r.get('msQueuePerStep') is not None else ''
     losses = f"{r['dLoss']}/{r['gLoss']}" if 'dLoss' in r else ''
-    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x  {losses}")
+    mean = f"{r['msPerStepMean']:.1f}" if 'msPerStepMean' in r else ''
+    mean_ratio = f"{r['imgPerSecMean'] / torch[r['size']]:.3f}x" if 'imgPerSecMean' in r and r['size'] in torch else ''
+    print(f"{r['impl']:<34}{submit:>7}{r['size']:>5}{r['msPerStep']:>10.1f}{mean:>8}{synced:>10}{queue:>8}{r['imgPerSec']:>10.1f}{dispatches:>10}{vs_base:>12}{ratio:>14.3f}x{mean_ratio:>15}  {losses}")
 
 for r in rows:
     b = r.get('gpuBreakdown')
