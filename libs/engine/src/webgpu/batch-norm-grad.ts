@@ -157,11 +157,16 @@ function fusedKernelsAvailable(): boolean {
   );
 }
 
+/** Whether every one of `vectors` is a float32 vector of x's channels (the last axis) of a float32 x of rank ≥ 2. */
+export function perChannelOf(x: tf.TensorInfo, vectors: Array<tf.TensorInfo | undefined>): boolean {
+  const channels = x.shape[x.shape.length - 1];
+  const isChannelVector = (t: tf.TensorInfo | undefined) => t != null && t.shape.length === 1 && t.shape[0] === channels && t.dtype === 'float32';
+  return x.shape.length >= 2 && x.dtype === 'float32' && vectors.every(isChannelVector);
+}
+
 /** Whether the fused gradient covers this call: per-channel μ, σ², γ of a channels-last float32 x. */
 function covered(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, scale: tf.Tensor | undefined): scale is tf.Tensor {
-  const channels = x.shape[x.rank - 1];
-  const isChannelVector = (t: tf.Tensor) => t.rank === 1 && t.shape[0] === channels && t.dtype === 'float32';
-  return x.rank >= 2 && x.dtype === 'float32' && isChannelVector(mean) && isChannelVector(variance) && scale != null && isChannelVector(scale);
+  return perChannelOf(x, [mean, variance, scale]);
 }
 
 /**

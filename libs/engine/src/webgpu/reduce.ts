@@ -49,8 +49,7 @@ function nextPowerOfTwo(n: number): number {
 }
 
 export function planColumnReduce(rows: number, cols: number, splits?: number): ColumnReducePlan {
-  let colsPerWorkgroup = 1;
-  while (colsPerWorkgroup < Math.min(cols, 64)) colsPerWorkgroup *= 2;
+  const colsPerWorkgroup = nextPowerOfTwo(Math.min(cols, 64));
   const colBlocks = Math.ceil(cols / colsPerWorkgroup);
   const wanted = splits ?? Math.min(Math.ceil(TARGET_WORKGROUPS / colBlocks), Math.ceil(rows / MIN_ROWS_PER_SPLIT));
   const rowsPerSplit = Math.ceil(rows / Math.max(1, Math.min(wanted, rows)));
@@ -185,28 +184,23 @@ function columnSums(
   const outputsPerCol = mode === 'batchNormGrad' ? 2 : 1;
   const plan = planColumnReduce(rows, cols, splits);
   const scale = kind === 'mean' ? 1 / rows : 1;
-  const uniforms = (applied: number) => [
-    { type: 'int32', data: [rows] },
-    { type: 'int32', data: [cols] },
-    { type: 'int32', data: [plan.rowsPerSplit] },
+  const uniforms = (pass: ColumnReducePlan, applied: number) => [
+    { type: 'int32', data: [pass.rows] },
+    { type: 'int32', data: [pass.cols] },
+    { type: 'int32', data: [pass.rowsPerSplit] },
     { type: 'float32', data: [applied] },
   ];
   if (plan.splits === 1) {
-    return backend.runWebGPUProgram(new ColumnPartialSumProgram(plan, outputShape, mode), inputs, 'float32', uniforms(scale));
+    return backend.runWebGPUProgram(new ColumnPartialSumProgram(plan, outputShape, mode), inputs, 'float32', uniforms(plan, scale));
   }
   const partials = backend.runWebGPUProgram(
     new ColumnPartialSumProgram(plan, [plan.splits, outputsPerCol * cols], mode),
     inputs,
     'float32',
-    uniforms(1),
+    uniforms(plan, 1),
   );
   const partialsPlan = planPartialsSum(plan.splits, outputsPerCol * cols);
-  const reduced = backend.runWebGPUProgram(new ColumnPartialSumProgram(partialsPlan, outputShape), [partials], 'float32', [
-    { type: 'int32', data: [partialsPlan.rows] },
-    { type: 'int32', data: [partialsPlan.cols] },
-    { type: 'int32', data: [partialsPlan.rowsPerSplit] },
-    { type: 'float32', data: [scale] },
-  ]);
+  const reduced = backend.runWebGPUProgram(new ColumnPartialSumProgram(partialsPlan, outputShape), [partials], 'float32', uniforms(partialsPlan, scale));
   backend.disposeData(partials.dataId);
   return reduced;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { channelProgram, channelUniforms } from './batch-norm-grad';
+import { channelProgram, channelUniforms, perChannelOf } from './batch-norm-grad';
 import { ElementwiseProgram, storeVec4, vec4Options } from './elementwise-program';
 import { webGpuKernelWithFallback } from './webgpu-kernel';
 
@@ -12,22 +12,13 @@ import { webGpuKernelWithFallback } from './webgpu-kernel';
  * kernels run whatever these do not cover (other dtypes, sizes not a multiple of 4, broadcast statistics).
  */
 
-function isChannelVector(t: tf.TensorInfo | undefined, channels: number): t is tf.TensorInfo {
-  return t !== undefined && t.shape.length === 1 && t.shape[0] === channels && t.dtype === 'float32';
-}
-
 type BatchNormInputs = { x: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo; offset?: tf.TensorInfo; scale?: tf.TensorInfo };
 
 export function fusedBatchNormVec4Kernel(fallback: tf.KernelConfig | undefined): tf.KernelConfig {
   return webGpuKernelWithFallback<BatchNormInputs>(tf.FusedBatchNorm, fallback, ({ inputs, attrs, backend }) => {
     const { x, mean, variance, offset, scale } = inputs;
     const channels = x.shape[x.shape.length - 1];
-    const covered =
-      x.dtype === 'float32' &&
-      x.shape.length >= 2 &&
-      channels % 4 === 0 &&
-      [mean, variance, offset, scale].every((t) => isChannelVector(t, channels));
-    if (!covered || tf.util.sizeFromShape(x.shape) === 0) return undefined;
+    if (channels % 4 !== 0 || !perChannelOf(x, [mean, variance, offset, scale]) || tf.util.sizeFromShape(x.shape) === 0) return undefined;
     const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
     const program = channelProgram(['x', 'mean', 'variance', 'offset', 'scale'], x.shape, 'faceganBatchNorm', '(x[index] - mean[c]) * (scale[c] * r) + offset[c]');
     return (backend as WebGPUBackend).runWebGPUProgram(
